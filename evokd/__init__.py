@@ -1,0 +1,3 @@
+"""evokd: Evolving Knowledge Distillation (EvoKD) as a data-versioned DVC pipeline."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,263 @@
+"""The data layer: task specs and samples, one pydantic schema per task kind, JSONL in and out.
+
+Every sample is one JSON object per line (pandas reads the files as they are) and carries its round, its
+stance and its provenance, so any line of any round can be traced back to a gold file or a teacher request.
+Reading is strict: a bad line raises an InputError naming the file, the line and the field; writers check
+everything before they write anything, and write atomically.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from evokd.errors import InputError
+from evokd.io import atomic_write_yaml, read_jsonl, read_yaml, write_jsonl
+
+Stance = Literal["seed", "easy", "hard", "replay", "gold", "init", "static"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LabelSpec(_Strict):
+    """A class label (classification) or an entity type (NER) with the one-line description the teacher reads."""
+
+    name: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _no_space(cls, name: str) -> str:
+        if name != name.strip() or any(ch.isspace() for ch in name):
+            raise ValueError(f"label name {name!r} must not contain whitespace")
+        return name
+
+
+class TaskSpec(_Strict):
+    """What the student learns and the teacher is told: kind, labels with descriptions, domain, language."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["classification", "ner"]
+    domain: str = Field(min_length=1)
+    language: str = "en"
+    labels: list[LabelSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_labels(self) -> TaskSpec:
+        names = [label.name for label in self.labels]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate labels: {', '.join(duplicates)}")
+        if self.kind == "classification" and len(names) < 2:
+            raise ValueError("a classification task needs at least two labels")
+        if self.kind == "ner":
+            bad = [name for name in names if name == "O" or name[:2] in ("B-", "I-")]
+            if bad:
+                raise ValueError(f"entity types are bare names like PER, not tags: {', '.join(bad)}")
+        return self
+
+    @property
+    def label_names(self) -> list[str]:
+        return [label.name for label in self.labels]
+
+    @property
+    def tag_names(self) -> list[str]:
+        """The IOB2 tag set of an NER task, in a fixed order: O, then B-/I- per entity type."""
+        return ["O"] + [f"{prefix}-{name}" for name in self.label_names for prefix in ("B", "I")]
+
+
+class Provenance(_Strict):
+    """Where a sample comes from: a gold file, or one teacher request (model, prompt set, cache key, intent)."""
+
+    source: Literal["gold", "teacher"] = "gold"
+    teacher_model: str | None = None
+    prompt_set: str | None = None
+    request_key: str | None = None
+    intent: str | None = None  # the label (or entity type) the teacher was asked to write for
+
+
+class ClassificationSample(_Strict):
+    text: str = Field(min_length=1)
+    label: str
+    round: str = "seed"
+    stance: Stance = "seed"
+    provenance: Provenance = Field(default_factory=Provenance)
+
+
+class Span(_Strict):
+    text: str = Field(min_length=1)
+    type: str
+
+
+class NerSample(_Strict):
+    tokens: list[str] = Field(min_length=1)
+    tags: list[str]
+    text: str | None = None  # the teacher's original text, when the sample came from the teacher
+    spans: list[Span] | None = None  # the teacher's spans, before conversion to BIO
+    round: str = "seed"
+    stance: Stance = "seed"
+    provenance: Provenance = Field(default_factory=Provenance)
+
+    @model_validator(mode="after")
+    def _check_tags(self) -> NerSample:
+        if len(self.tags) != len(self.tokens):
+            raise ValueError(f"{len(self.tags)} tags for {len(self.tokens)} tokens")
+        problem = iob2_problem(self.tags)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+Sample = ClassificationSample | NerSample
+
+
+def iob2_problem(tags: Sequence[str]) -> str | None:
+    """Why `tags` is not a valid IOB2 sequence (None when it is): I-X must continue a B-X or I-X."""
+    previous = "O"
+    for index, tag in enumerate(tags):
+        if tag != "O" and (tag[:2] not in ("B-", "I-") or len(tag) < 3):
+            return f"tags[{index}]: {tag!r} is not an IOB2 tag (O, B-TYPE or I-TYPE)"
+        if tag.startswith("I-") and previous[2:] != tag[2:]:
+            return f"tags[{index}]: {tag!r} follows {previous!r}; IOB2 starts every entity with B-{tag[2:]}"
+        previous = tag
+    return None
+
+
+def _input_error(source: str, error: ValidationError, line: int | None = None) -> InputError:
+    """The first pydantic error as an InputError naming the field (dotted path, e.g. tags.3)."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or None
+    return InputError(source, first["msg"].removeprefix("Value error, "), line=line, field=field)
+
+
+def load_task(path: str | Path) -> TaskSpec:
+    """Read and validate a task spec (YAML)."""
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise InputError(str(path), "expected a YAML mapping with name, kind, domain, labels")
+    try:
+        return TaskSpec.model_validate(data)
+    except ValidationError as exc:
+        raise _input_error(str(path), exc) from None
+
+
+def save_task(path: str | Path, task: TaskSpec) -> None:
+    atomic_write_yaml(path, task.model_dump(mode="json"))
+
+
+def parse_sample(row: dict, task: TaskSpec, source: str = "<sample>", line: int | None = None) -> Sample:
+    """Validate one JSON object against the task: schema, then label (or tag) membership."""
+    model = ClassificationSample if task.kind == "classification" else NerSample
+    try:
+        sample = model.model_validate(row)
+    except ValidationError as exc:
+        raise _input_error(source, exc, line) from None
+    if isinstance(sample, ClassificationSample):
+        if sample.label not in task.label_names:
+            raise InputError(source, f"unknown label {sample.label!r}; the task has {', '.join(task.label_names)}",
+                             line=line, field="label")
+    else:
+        known = set(task.tag_names)
+        for index, tag in enumerate(sample.tags):
+            if tag not in known:
+                raise InputError(source, f"unknown tag {tag!r}; entity types are {', '.join(task.label_names)}",
+                                 line=line, field=f"tags.{index}")
+        for index, span in enumerate(sample.spans or []):
+            if span.type not in task.label_names:
+                raise InputError(source, f"unknown entity type {span.type!r}", line=line,
+                                 field=f"spans.{index}.type")
+    return sample
+
+
+def read_samples(path: str | Path, task: TaskSpec) -> list[Sample]:
+    """Read a JSONL file of samples, validating every line against the task."""
+    path = Path(path)
+    rows = _read_jsonl_numbered(path)
+    return [parse_sample(row, task, str(path), number) for number, row in rows]
+
+
+def _read_jsonl_numbered(path: Path) -> list[tuple[int, dict]]:
+    """read_jsonl, keeping each object's line number for error messages (blank lines are skipped)."""
+    rows = read_jsonl(path)
+    numbers = [n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
+    return list(zip(numbers, rows, strict=True))
+
+
+def write_samples(path: str | Path, samples: Iterable[Sample]) -> None:
+    """Write samples as JSONL, atomically."""
+    write_jsonl(path, (sample.model_dump(mode="json") for sample in samples))
+
+
+def write_prepared(out_dir: str | Path, task: TaskSpec, seeds: Sequence[Sample], test: Sequence[Sample] | None,
+                   dev: Sequence[Sample] | None = None) -> list[Path]:
+    """Write task.yaml, seeds.jsonl, test.jsonl and dev.jsonl (those given) into out_dir; returns the paths.
+
+    Callers validate everything first, so a bad input never leaves a mix of old and new files.
+    """
+    out_dir = Path(out_dir)
+    written = [out_dir / "task.yaml"]
+    save_task(written[0], task)
+    for name, samples in (("seeds", seeds), ("test", test), ("dev", dev)):
+        if samples is not None:
+            written.append(out_dir / f"{name}.jsonl")
+            write_samples(written[-1], samples)
+    return written
+
+
+def import_task(task_path: str | Path, seeds_path: str | Path, out_dir: str | Path,
+                test_path: str | Path | None = None, dev_path: str | Path | None = None) -> list[Path]:
+    """Validate a user's own task file and sample files, then write them normalised into out_dir."""
+    task = load_task(task_path)
+    seeds = read_samples(seeds_path, task)
+    if not seeds:
+        raise InputError(str(seeds_path), "no samples; the seeds file needs at least one labelled example")
+    test = read_samples(test_path, task) if test_path else None
+    dev = read_samples(dev_path, task) if dev_path else None
+    return write_prepared(out_dir, task, seeds, test, dev)
+
+
+_WORD = re.compile(r"(?:[A-Za-z]\.){2,}|\d+(?:[.,:]\d+)+|\w+(?:[-'’]\w+)*|[^\w\s]")
+
+
+def tokenize_words(text: str) -> list[str]:
+    """Split text into CoNLL-like words: punctuation apart, abbreviations (U.S.), numbers (3.5) and
+    hyphenated or apostrophe words (well-known, don't) whole."""
+    return _WORD.findall(text)
+
+
+def spans_to_bio(tokens: Sequence[str], spans: Iterable[Span], types: Iterable[str]) -> list[str]:
+    """Word-level IOB2 tags for `tokens` from entity spans given as text.
+
+    A span is tokenized like the text and matched as an exact token sequence; every occurrence is tagged
+    (an entity named twice is an entity twice). Longer spans are placed first. Raises ValueError when a span's
+    type is unknown, when it is not in the tokens, or when it only occurs inside a span of another type.
+    """
+    known = set(types)
+    tags = ["O"] * len(tokens)
+    ordered = sorted(spans, key=lambda span: -len(tokenize_words(span.text)))
+    for span in ordered:
+        if span.type not in known:
+            raise ValueError(f"span {span.text!r}: unknown entity type {span.type!r}")
+        words = tokenize_words(span.text)
+        if not words:
+            raise ValueError(f"span {span.text!r} has no words")
+        starts = [i for i in range(len(tokens) - len(words) + 1) if list(tokens[i:i + len(words)]) == words]
+        if not starts:
+            raise ValueError(f"span {span.text!r} ({span.type}) is not in the text")
+        placed = False
+        for start in starts:
+            window = tags[start:start + len(words)]
+            if all(tag == "O" for tag in window):
+                tags[start:start + len(words)] = [f"B-{span.type}"] + [f"I-{span.type}"] * (len(words) - 1)
+                placed = True
+            elif all(tag[2:] == span.type for tag in window):
+                placed = True  # already tagged by a duplicate or longer span of the same type
+        if not placed:
+            raise ValueError(f"span {span.text!r} ({span.type}) only occurs inside another entity")
+    return tags

@@ -1,0 +1,38 @@
+"""The `loop:` section of params.yaml: sizes of each round and the ablation switches of the paper."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class LoopConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n_hard: int = Field(8, ge=0, description="inputs per round aimed at the student's weaknesses")
+    n_easy: int = Field(4, ge=0, description="inputs per round on mastered cases (guards against forgetting)")
+    n_wrong: int = Field(6, ge=0, description="wrong probe predictions shown to the analysis")
+    n_correct: int = Field(4, ge=0, description="right probe predictions shown (when include_correct)")
+    history: int = Field(2, ge=0, description="earlier analyses shown to the analysis")
+    use_easy: bool = True
+    include_correct: bool = True
+    review: bool = True
+    review_size: int = Field(16, ge=0, description="replayed samples of earlier rounds per training round")
+    separate_labeling: bool = True
+    init: bool = False
+    n_init: int = Field(2, ge=0, description="paraphrases per seed for the init warm-up (EvoKD+Init)")
+    disagreement: Literal["keep_teacher", "drop"] = "keep_teacher"
+    min_chars: int = Field(12, ge=1)
+    max_chars: int = Field(300, ge=1)
+    near_dup_threshold: float = Field(0.9, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _lengths_ordered(self) -> LoopConfig:
+        if self.min_chars > self.max_chars:
+            raise ValueError(f"min_chars ({self.min_chars}) must not exceed max_chars ({self.max_chars})")
+        return self
+
+    @property
+    def easy_count(self) -> int:
+        return self.n_easy if self.use_easy else 0

@@ -1,0 +1,59 @@
+"""The JSON shapes the teacher must answer in, built per task so labels are enums the server enforces.
+
+vLLM constrains decoding with these schemas (response_format json_schema); the client validates the answer
+again with the same pydantic model, so an off-schema answer can never enter the data.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from evokd.data import TaskSpec
+
+ShortText = Annotated[str, Field(min_length=1, max_length=400)]
+
+
+class Analysis(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    summary: Annotated[str, Field(min_length=1, max_length=600)]
+    weak_labels: Annotated[list[str], Field(max_length=8)]
+    mastered_labels: Annotated[list[str], Field(max_length=8)]
+    directions: Annotated[list[ShortText], Field(max_length=3)]
+
+
+def _label_enum(task: TaskSpec) -> Any:
+    """The label set as a Literal: an `enum` in the JSON schema, plain strings after validation."""
+    return Literal[tuple(task.label_names)]
+
+
+@cache
+def _schemas(task_json: str) -> dict[str, type[BaseModel]]:
+    task = TaskSpec.model_validate_json(task_json)
+    label = _label_enum(task)
+    strict = ConfigDict(extra="forbid")
+    entity = create_model("Entity", __config__=strict, text=(ShortText, ...), type=(label, ...))
+    entities = Annotated[list[entity], Field(max_length=12)]  # type: ignore[valid-type]
+    analysis = create_model(
+        "TaskAnalysis", __base__=Analysis,
+        weak_labels=(Annotated[list[label], Field(max_length=8)], ...),  # type: ignore[valid-type]
+        mastered_labels=(Annotated[list[label], Field(max_length=8)], ...),  # type: ignore[valid-type]
+    )
+    text = create_model("GeneratedText", __config__=strict, text=(ShortText, ...))
+    if task.kind == "ner":
+        labeled_text = create_model("GeneratedSentence", __config__=strict, text=(ShortText, ...),
+                                    entities=(entities, ...))
+        labeling = create_model("EntityLabels", __config__=strict, entities=(entities, ...))
+    else:
+        labeled_text = create_model("GeneratedExample", __config__=strict, text=(ShortText, ...),
+                                    label=(label, ...))
+        labeling = create_model("TextLabel", __config__=strict, label=(label, ...))
+    return {"analysis": analysis, "generation": text, "generation_labeled": labeled_text,
+            "labeling": labeling, "paraphrase": text}
+
+
+def schema_for(kind: str, task: TaskSpec) -> type[BaseModel]:
+    """The answer model for a request kind: analysis, generation, generation_labeled, labeling, paraphrase."""
+    return _schemas(task.model_dump_json())[kind]

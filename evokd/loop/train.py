@@ -1,0 +1,71 @@
+"""train@K: the previous student predicts the new batch first (the probe that feeds the next analysis and
+gives the fooled rate), then trains further on the batch + a replay of earlier rounds + the gold seeds, and
+is evaluated on the held-out test set. Test scores are recorded, never fed back into the loop.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from evokd.data import NerSample, Sample, TaskSpec
+from evokd.loop.common import entities_display, sample_gold_display, sample_text
+from evokd.loop.config import LoopConfig
+from evokd.student.config import StudentConfig
+from evokd.student.metrics import score
+from evokd.student.predict import Prediction, predict
+from evokd.student.train import train_student
+
+
+def build_probe(task: TaskSpec, batch: list[Sample], predictions: list[Prediction]) -> list[dict[str, Any]]:
+    """One row per batch sample: what the teacher said, what the student said, and whether they agree."""
+    rows = []
+    for sample, prediction in zip(batch, predictions, strict=True):
+        if isinstance(sample, NerSample):
+            predicted = entities_display(sample.tokens, prediction.tags or [])
+            correct = prediction.tags == sample.tags
+        else:
+            predicted = prediction.label or ""
+            correct = prediction.label == sample.label
+        rows.append({"text": sample_text(sample), "gold": sample_gold_display(sample), "predicted": predicted,
+                     "correct": correct, "confidence": round(prediction.confidence, 4),
+                     "stance": sample.stance, "intent": sample.provenance.intent})
+    return rows
+
+
+def probe_student(task: TaskSpec, model_dir: Path, batch: list[Sample]) -> tuple[list[dict[str, Any]], dict]:
+    """The probe rows and the per-label scores of `model_dir` on `batch` (the teacher's labels as reference)."""
+    if not batch:
+        return [], {"score": 0.0, "per_label": {}, "fooled_rate": 0.0, "n": 0}
+    predictions = predict(model_dir, task, batch)
+    rows = build_probe(task, batch, predictions)
+    scores = score(task, batch, predictions)
+    scores["fooled_rate"] = sum(not row["correct"] for row in rows) / len(rows)
+    scores["n"] = len(rows)
+    return rows, scores
+
+
+def review_sample(pool: list[Sample], size: int, seed: int) -> list[Sample]:
+    """A seeded sample of earlier teacher data (not the seeds, which are always trained on), marked replay."""
+    earlier = [sample for sample in pool if sample.stance not in ("seed", "gold")]
+    picked = random.Random(seed).sample(earlier, min(size, len(earlier)))
+    return [sample.model_copy(update={"stance": "replay"}) for sample in picked]
+
+
+def training_mix(batch: list[Sample], pool: list[Sample], seeds: list[Sample], config: LoopConfig,
+                 seed: int) -> list[Sample]:
+    replay = review_sample(pool, config.review_size, seed) if config.review else []
+    return [*batch, *replay, *seeds]
+
+
+def per_label_f1(scores: dict[str, Any]) -> dict[str, float]:
+    return {name: float(values["f1"]) for name, values in scores.get("per_label", {}).items()}
+
+
+def train_and_evaluate(task: TaskSpec, train_samples: list[Sample], test: list[Sample], student: StudentConfig,
+                       out_dir: Path, init_from: Path | None, seed: int) -> dict[str, Any]:
+    """Train (continuing from `init_from`), then score on the test set; returns the round's metrics."""
+    log = train_student(task, train_samples, student, out_dir, init_from=init_from, seed=seed)
+    test_scores = score(task, test, predict(out_dir, task, test))
+    return {"test": test_scores, "train": {"samples": len(train_samples), **log}}

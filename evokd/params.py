@@ -1,0 +1,95 @@
+"""params.yaml as one validated object; errors name the key and what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from evokd.errors import InputError
+from evokd.io import read_yaml
+from evokd.loop.config import LoopConfig
+from evokd.student.config import StudentConfig
+from evokd.teacher.config import TeacherConfig
+
+BOOTSTRAP_ROUND = "r00"
+BENCHMARKS = ("conll2003", "banking77", "rotten_tomatoes")
+
+
+class TaskParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    benchmark: str
+    shots: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _known_benchmark(self) -> TaskParams:
+        if self.benchmark not in BENCHMARKS:
+            raise ValueError(f"unknown benchmark '{self.benchmark}'; expected one of {', '.join(BENCHMARKS)}")
+        return self
+
+
+class PromptParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    set: str = "default"
+
+
+class RoundLink(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prev: str
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seed: int = 13
+    task: TaskParams
+    teacher: TeacherConfig
+    student: StudentConfig
+    prompts: PromptParams = PromptParams()
+    loop: LoopConfig = LoopConfig()
+    rounds: dict[str, RoundLink] = {}
+
+    @model_validator(mode="after")
+    def _rounds_form_a_chain(self) -> Params:
+        """Every `prev` names r00 or another round, and following prev always reaches r00 (no cycles)."""
+        for name in self.rounds:
+            seen = [name]
+            current = name
+            while current != BOOTSTRAP_ROUND:
+                link = self.rounds.get(current)
+                if link is None:
+                    raise ValueError(f"rounds.{seen[-2]}.prev names '{current}', which is neither "
+                                     f"{BOOTSTRAP_ROUND} nor a round in rounds:")
+                current = link.prev
+                if current in seen:
+                    raise ValueError(f"rounds.{name}: the prev chain is cyclic ({' -> '.join([*seen, current])})")
+                seen.append(current)
+        return self
+
+    def round_order(self) -> list[str]:
+        """Rounds after r00 in chain order (each after its prev)."""
+        depth = {}
+        for name in self.rounds:
+            steps, current = 0, name
+            while current != BOOTSTRAP_ROUND:
+                current, steps = self.rounds[current].prev, steps + 1
+            depth[name] = steps
+        return sorted(self.rounds, key=lambda name: (depth[name], name))
+
+    def check_prompt_set(self, prompts_dir: Path) -> None:
+        if not (prompts_dir / self.prompts.set).is_dir():
+            available = sorted(p.name for p in prompts_dir.iterdir() if p.is_dir()) if prompts_dir.is_dir() else []
+            raise InputError("params.yaml", f"unknown prompt set '{self.prompts.set}'; expected one of "
+                             f"{available} (folders under {prompts_dir})", field="prompts.set")
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise InputError(str(path), "expected a mapping of sections (task, teacher, student, loop, ...)")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise InputError(str(path), f"{first['msg']}; got {first.get('input')!r}{more}", field=key or None) from None

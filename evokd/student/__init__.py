@@ -1,0 +1,1 @@
+"""The student: a Hugging Face encoder fine-tuned for classification or NER, round after round."""

