@@ -70,6 +70,113 @@ def serve(params_path: str, stop: bool, idle_timeout: float | None) -> None:
                    "stop it with `evokd serve --stop`")
 
 
+# ---- pipeline ------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("count", type=int)
+@click.option("--params", "params_path", default="params.yaml", show_default=True, type=click.Path())
+def rounds(count: int, params_path: str) -> None:
+    """Rewrite the `rounds:` chain of params.yaml to COUNT rounds after r00 (comments and other keys kept)."""
+    from evokd.params import rewrite_rounds
+
+    rewrite_rounds(params_path, count)
+    click.echo(f"{params_path}: rounds r01..r{count:02d} chained after r00" if count else f"{params_path}: no rounds")
+
+
+# ---- data and student ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--benchmark", help="conll2003, banking77 or rotten_tomatoes (or --task and --seeds for your own).")
+@click.option("--shots", type=int, default=1, show_default=True, help="Gold seeds per label / entity type.")
+@click.option("--seed", type=int, default=13, show_default=True, help="Seed of the K-shot draw.")
+@click.option("--task", "task_path", type=click.Path(), help="Your own task file (YAML).")
+@click.option("--seeds", "seeds_path", type=click.Path(), help="Your own labelled seeds (JSONL).")
+@click.option("--test", "test_path", type=click.Path(), help="Your own gold test set (JSONL, optional).")
+@click.option("--dev", "dev_path", type=click.Path(), help="Your own gold dev set (JSONL, optional).")
+@click.option("--out", type=click.Path(), default="data/raw", show_default=True)
+def prepare(benchmark: str | None, shots: int, seed: int, task_path: str | None, seeds_path: str | None,
+            test_path: str | None, dev_path: str | None, out: str) -> None:
+    """Write task.yaml, seeds.jsonl and test.jsonl (dev.jsonl where there is one) into --out."""
+    from evokd.benchmarks import prepare_benchmark
+    from evokd.data import import_task
+
+    if benchmark and (task_path or seeds_path or test_path or dev_path):
+        raise click.UsageError("give either --benchmark or --task/--seeds, not both")
+    if benchmark:
+        written = prepare_benchmark(benchmark, shots, seed, out)
+    elif task_path and seeds_path:
+        written = import_task(task_path, seeds_path, out, test_path=test_path, dev_path=dev_path)
+    else:
+        raise click.UsageError("give --benchmark NAME, or --task FILE and --seeds FILE")
+    click.echo("wrote " + ", ".join(str(path) for path in written))
+
+
+@cli.command()
+@click.option("--task", "task_path", type=click.Path(), required=True, help="task.yaml")
+@click.option("--train", "train_paths", required=True, help="Training samples: FILE[,FILE...] (JSONL).")
+@click.option("--out", type=click.Path(), required=True, help="Checkpoint folder to (re)write.")
+@click.option("--init", "init_from", type=click.Path(exists=True, file_okay=False),
+              help="Continue from this checkpoint (the previous round's) instead of the base model.")
+@click.option("--params", "params_path", type=click.Path(exists=True, dir_okay=False),
+              help="Read the `student:` section of this params file (default: built-in defaults).")
+@click.option("--seed", type=int, default=13, show_default=True)
+def train(task_path: str, train_paths: str, out: str, init_from: str | None, params_path: str | None,
+          seed: int) -> None:
+    """Fine-tune the student on the given samples and write a Hugging Face checkpoint."""
+    from evokd.data import load_task, read_samples
+    from evokd.student.config import student_config
+    from evokd.student.train import train_student
+
+    task = load_task(task_path)
+    samples = [sample for path in train_paths.split(",") for sample in read_samples(path.strip(), task)]
+    log = train_student(task, samples, student_config(params_path), out, init_from=init_from, seed=seed)
+    click.echo(f"trained on {log['samples']} samples in {log['train_runtime_s']:.0f} s "
+               f"(loss {log['train_loss']:.4f}); checkpoint: {out}")
+
+
+@cli.command()
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), required=True)
+@click.option("--task", "task_path", type=click.Path(), required=True, help="task.yaml")
+@click.option("--data", "data_path", type=click.Path(), required=True, help="Gold samples (JSONL).")
+@click.option("--out", type=click.Path(), required=True, help="metrics.json to write.")
+def evaluate(model_dir: str, task_path: str, data_path: str, out: str) -> None:
+    """Score a checkpoint on gold samples: accuracy/macro-F1, or strict span F1 (seqeval) for NER."""
+    from evokd.data import load_task, read_samples
+    from evokd.io import atomic_write_json
+    from evokd.student.metrics import score
+    from evokd.student.predict import predict
+
+    task = load_task(task_path)
+    samples = read_samples(data_path, task)
+    metrics = score(task, samples, predict(model_dir, task, samples))
+    atomic_write_json(out, metrics)
+    click.echo(f"score {metrics['score']:.4f} on {metrics['n']} samples; wrote {out}")
+
+
+@cli.command()
+@click.option("--benchmark", required=True, help="conll2003, banking77 or rotten_tomatoes.")
+@click.option("--out", type=click.Path(), required=True, help="Folder for model/ and metrics.json.")
+@click.option("--max-train", type=int, help="Train on a seeded random subset of this size.")
+@click.option("--epochs", type=float, help="Override student.epochs.")
+@click.option("--params", "params_path", type=click.Path(exists=True, dir_okay=False),
+              help="Read the `student:` section of this params file (default: built-in defaults).")
+@click.option("--seed", type=int, default=13, show_default=True)
+def fullshot(benchmark: str, out: str, max_train: int | None, epochs: float | None, params_path: str | None,
+             seed: int) -> None:
+    """Train on the benchmark's whole gold training set: the upper bound the loop is compared with."""
+    from evokd.student.config import student_config
+    from evokd.student.fullshot import run_fullshot
+
+    config = student_config(params_path)
+    if epochs is not None:
+        config = config.model_copy(update={"epochs": epochs})
+    metrics = run_fullshot(benchmark, out, config, seed=seed, max_train=max_train)
+    click.echo(f"{benchmark}: score {metrics['score']:.4f} on {metrics['test_samples']} test samples "
+               f"(trained on {metrics['train_samples']}); wrote {out}/metrics.json")
+
+
 def main() -> None:
     run_command(cli)
 

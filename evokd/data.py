@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evokd.errors import InputError
-from evokd.io import atomic_write_yaml, read_jsonl, read_yaml, write_jsonl
+from evokd.io import atomic_write_yaml, read_jsonl_numbered, read_yaml, write_jsonl
 
 Stance = Literal["seed", "easy", "hard", "replay", "gold", "init", "static"]
 
@@ -104,13 +104,18 @@ class NerSample(_Strict):
     stance: Stance = "seed"
     provenance: Provenance = Field(default_factory=Provenance)
 
-    @model_validator(mode="after")
-    def _check_tags(self) -> NerSample:
-        if len(self.tags) != len(self.tokens):
-            raise ValueError(f"{len(self.tags)} tags for {len(self.tokens)} tokens")
-        problem = iob2_problem(self.tags)
+    @field_validator("tags")
+    @classmethod
+    def _iob2(cls, tags: list[str]) -> list[str]:
+        problem = iob2_problem(tags)
         if problem:
             raise ValueError(problem)
+        return tags
+
+    @model_validator(mode="after")
+    def _one_tag_per_token(self) -> NerSample:
+        if len(self.tags) != len(self.tokens):
+            raise ValueError(f"{len(self.tags)} tags for {len(self.tokens)} tokens")
         return self
 
 
@@ -178,15 +183,7 @@ def parse_sample(row: dict, task: TaskSpec, source: str = "<sample>", line: int 
 def read_samples(path: str | Path, task: TaskSpec) -> list[Sample]:
     """Read a JSONL file of samples, validating every line against the task."""
     path = Path(path)
-    rows = _read_jsonl_numbered(path)
-    return [parse_sample(row, task, str(path), number) for number, row in rows]
-
-
-def _read_jsonl_numbered(path: Path) -> list[tuple[int, dict]]:
-    """read_jsonl, keeping each object's line number for error messages (blank lines are skipped)."""
-    rows = read_jsonl(path)
-    numbers = [n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
-    return list(zip(numbers, rows, strict=True))
+    return [parse_sample(row, task, str(path), number) for number, row in read_jsonl_numbered(path)]
 
 
 def write_samples(path: str | Path, samples: Iterable[Sample]) -> None:

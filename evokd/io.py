@@ -50,15 +50,21 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Read a JSONL file; any line that is not a JSON object is an InputError naming file and line."""
+    return [row for _number, row in read_jsonl_numbered(path)]
+
+
+def read_jsonl_numbered(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) pairs of a JSONL file, for errors that name the line; blank lines are skipped."""
     path = Path(path)
     if not path.is_file():
         raise InputError(str(path), "file not found")
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[int, dict[str, Any]]] = []
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    for number, line in enumerate(text.splitlines(), start=1):
+    # split on "\n" only: str.splitlines() would also break at U+2028 and friends, which JSON keeps raw
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -68,7 +74,7 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
                              line=number) from None
         if not isinstance(row, dict):
             raise InputError(str(path), f"expected a JSON object, got {type(row).__name__}", line=number)
-        rows.append(row)
+        rows.append((number, row))
     return rows
 
 

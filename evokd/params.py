@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from io import StringIO
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
 
 from evokd.errors import InputError
-from evokd.io import read_yaml
+from evokd.io import atomic_write_text, read_yaml
 from evokd.loop.config import LoopConfig
 from evokd.student.config import StudentConfig
 from evokd.teacher.config import TeacherConfig
@@ -93,3 +96,27 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         key = ".".join(str(part) for part in first["loc"])
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise InputError(str(path), f"{first['msg']}; got {first.get('input')!r}{more}", field=key or None) from None
+
+
+def round_names(count: int) -> list[str]:
+    return [f"r{index:02d}" for index in range(1, count + 1)]
+
+
+def rewrite_rounds(path: str | Path, count: int) -> None:
+    """Rewrite `rounds:` as the chain r01 <- r00, r02 <- r01, ... keeping the rest of the file and its comments."""
+    if count < 0:
+        raise InputError("evokd rounds", f"the number of rounds must be >= 0, got {count}")
+    load_params(path)  # refuse to rewrite a file that is already broken
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    document = yaml.load(Path(path).read_text(encoding="utf-8"))
+    chain = CommentedMap()
+    previous = BOOTSTRAP_ROUND
+    for name in round_names(count):
+        link = CommentedMap(prev=previous)
+        chain[name] = link
+        previous = name
+    document["rounds"] = chain
+    buffer = StringIO()
+    yaml.dump(document, buffer)
+    atomic_write_text(path, buffer.getvalue())

@@ -8,7 +8,7 @@ from evokd.cli import run_command
 from evokd.data import load_task
 from evokd.io import atomic_write_json, read_json, read_jsonl, write_jsonl
 from evokd.loop.analyze import analyze
-from evokd.loop.train import per_label_f1
+from evokd.loop.common import per_label_f1
 from evokd.params import load_params
 from evokd.prompts import PromptSet
 from evokd.teacher.client import TeacherClient

@@ -29,13 +29,13 @@ def main(task: Path, seeds: Path, test: Path, prompts_dir: Path, out_model: Path
          debug: bool) -> None:
     params = load_params()
     task_spec = load_task(task)
-    gold_seeds = read_samples(seeds, task_spec)
+    gold_seeds, gold_test = read_samples(seeds, task_spec), read_samples(test, task_spec)
     client = TeacherClient(params.teacher, stage="bootstrap")
     init_samples, inputs, batch, stats = teacher_data(
         client, task_spec, PromptSet(prompts_dir, params.prompts.set), gold_seeds, params.loop, params.seed,
         params.teacher.served_name)
     stop_teacher_if_asked(params.teacher)
-    round_metrics = train_and_evaluate(task_spec, [*gold_seeds, *init_samples], read_samples(test, task_spec),
+    round_metrics = train_and_evaluate(task_spec, [*gold_seeds, *init_samples], gold_test,
                                        params.student, out_model, init_from=None, seed=params.seed)
     probe, probe_scores = probe_student(task_spec, out_model, batch)
     write_jsonl(out_dir / "generated.jsonl", [item.model_dump() for item in inputs])

@@ -7,9 +7,9 @@ import click
 from evokd.cli import run_command
 from evokd.data import load_task, read_samples
 from evokd.io import atomic_write_json, read_json, write_jsonl
+from evokd.loop.common import per_label_f1
 from evokd.loop.generate import generate
 from evokd.loop.schemas import Analysis
-from evokd.loop.train import per_label_f1
 from evokd.params import load_params
 from evokd.prompts import PromptSet
 from evokd.teacher.client import TeacherClient

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from seqeval.metrics.sequence_labeling import get_entities
 
@@ -45,6 +46,11 @@ def sample_gold_display(sample: Sample) -> str:
 
 def teacher_provenance(model: str, prompt_set: str, key: str, intent: str | None) -> Provenance:
     return Provenance(source="teacher", teacher_model=model, prompt_set=prompt_set, request_key=key, intent=intent)
+
+
+def per_label_f1(scores: dict[str, Any]) -> dict[str, float]:
+    """{label: F1} from a scores dict of evokd.student.metrics.score."""
+    return {name: float(values["f1"]) for name, values in scores.get("per_label", {}).items()}
 
 
 def stop_teacher_if_asked(config: TeacherConfig) -> None:

@@ -88,7 +88,7 @@ def generate(client: TeacherClient, task: TaskSpec, prompts: PromptSet, analysis
     labels = {label.name: label for label in task.labels}
     plan = plan_intents(task, analysis, per_label_f1, n_hard, n_easy)
     examples = _examples_by_label(task, pool, derive_seed(seed, round_name, "examples"))
-    schema = schema_for("generation_labeled" if with_label else "generation", task)
+    schema = schema_for("generation_labeled" if with_label else "generation", task, config.max_chars)
     requests = [
         ChatRequest(
             messages=prompts.messages("generation", task, intent=labels[intent], stance=stance,
@@ -146,7 +146,7 @@ def paraphrase(client: TeacherClient, task: TaskSpec, prompts: PromptSet, seeds:
     requests = [
         ChatRequest(messages=prompts.messages("paraphrase", task, text=sample_text(sample),
                                               label=getattr(sample, "label", None)),
-                    schema=schema_for("paraphrase", task),
+                    schema=schema_for("paraphrase", task, config.max_chars),
                     seed=derive_seed(seed, round_name, "paraphrase", index, sample_text(sample)))
         for index, (sample, _copy) in enumerate(jobs)
     ]

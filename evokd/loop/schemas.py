@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from evokd.data import TaskSpec
 
@@ -18,10 +18,16 @@ ShortText = Annotated[str, Field(min_length=1, max_length=400)]
 
 class Analysis(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    summary: Annotated[str, Field(min_length=1, max_length=600)]
+    summary: Annotated[str, Field(min_length=1, max_length=400)]
     weak_labels: Annotated[list[str], Field(max_length=8)]
     mastered_labels: Annotated[list[str], Field(max_length=8)]
     directions: Annotated[list[ShortText], Field(max_length=3)]
+
+    @field_validator("weak_labels", "mastered_labels")
+    @classmethod
+    def _once_each(cls, labels: list[str]) -> list[str]:
+        """Small teachers repeat a label to fill the list; each label counts once (order kept)."""
+        return list(dict.fromkeys(labels))
 
 
 def _label_enum(task: TaskSpec) -> Any:
@@ -30,10 +36,11 @@ def _label_enum(task: TaskSpec) -> Any:
 
 
 @cache
-def _schemas(task_json: str) -> dict[str, type[BaseModel]]:
+def _schemas(task_json: str, max_chars: int) -> dict[str, type[BaseModel]]:
     task = TaskSpec.model_validate_json(task_json)
     label = _label_enum(task)
     strict = ConfigDict(extra="forbid")
+    written = Annotated[str, Field(min_length=1, max_length=max_chars)]  # the server stops the text there
     entity = create_model("Entity", __config__=strict, text=(ShortText, ...), type=(label, ...))
     entities = Annotated[list[entity], Field(max_length=12)]  # type: ignore[valid-type]
     analysis = create_model(
@@ -41,19 +48,22 @@ def _schemas(task_json: str) -> dict[str, type[BaseModel]]:
         weak_labels=(Annotated[list[label], Field(max_length=8)], ...),  # type: ignore[valid-type]
         mastered_labels=(Annotated[list[label], Field(max_length=8)], ...),  # type: ignore[valid-type]
     )
-    text = create_model("GeneratedText", __config__=strict, text=(ShortText, ...))
+    text = create_model("GeneratedText", __config__=strict, text=(written, ...))
     if task.kind == "ner":
-        labeled_text = create_model("GeneratedSentence", __config__=strict, text=(ShortText, ...),
+        labeled_text = create_model("GeneratedSentence", __config__=strict, text=(written, ...),
                                     entities=(entities, ...))
         labeling = create_model("EntityLabels", __config__=strict, entities=(entities, ...))
     else:
-        labeled_text = create_model("GeneratedExample", __config__=strict, text=(ShortText, ...),
+        labeled_text = create_model("GeneratedExample", __config__=strict, text=(written, ...),
                                     label=(label, ...))
         labeling = create_model("TextLabel", __config__=strict, label=(label, ...))
     return {"analysis": analysis, "generation": text, "generation_labeled": labeled_text,
             "labeling": labeling, "paraphrase": text}
 
 
-def schema_for(kind: str, task: TaskSpec) -> type[BaseModel]:
-    """The answer model for a request kind: analysis, generation, generation_labeled, labeling, paraphrase."""
-    return _schemas(task.model_dump_json())[kind]
+def schema_for(kind: str, task: TaskSpec, max_chars: int = 400) -> type[BaseModel]:
+    """The answer model for a request kind: analysis, generation, generation_labeled, labeling, paraphrase.
+
+    `max_chars` bounds written texts in the schema itself, so the server's constrained decoding ends them there.
+    """
+    return _schemas(task.model_dump_json(), max_chars)[kind]

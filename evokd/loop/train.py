@@ -59,10 +59,6 @@ def training_mix(batch: list[Sample], pool: list[Sample], seeds: list[Sample], c
     return [*batch, *replay, *seeds]
 
 
-def per_label_f1(scores: dict[str, Any]) -> dict[str, float]:
-    return {name: float(values["f1"]) for name, values in scores.get("per_label", {}).items()}
-
-
 def train_and_evaluate(task: TaskSpec, train_samples: list[Sample], test: list[Sample], student: StudentConfig,
                        out_dir: Path, init_from: Path | None, seed: int) -> dict[str, Any]:
     """Train (continuing from `init_from`), then score on the test set; returns the round's metrics."""

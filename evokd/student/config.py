@@ -5,10 +5,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from evokd.errors import EvokdError, InputError
-from evokd.io import read_yaml
+from evokd.errors import EvokdError
 
 BUNDLED_PREFIX = "bundled:"
 # name -> (package that ships the model folder, folder inside the package)
@@ -30,18 +29,11 @@ class StudentConfig(BaseModel):
     eval_batch_size: int = Field(64, ge=1)
 
 
-def load_student_config(params_path: str | Path) -> StudentConfig:
-    """The `student:` section of a params file (defaults for keys it leaves out)."""
-    params = read_yaml(params_path) or {}
-    section = params.get("student", {}) if isinstance(params, dict) else None
-    if not isinstance(section, dict):
-        raise InputError(str(params_path), "expected a mapping", field="student")
-    try:
-        return StudentConfig.model_validate(section)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(["student", *(str(part) for part in first["loc"])])
-        raise InputError(str(params_path), first["msg"], field=field) from None
+def student_config(params_path: str | Path | None) -> StudentConfig:
+    """The `student:` section of a params file, or the defaults when there is none."""
+    from evokd.params import load_params  # evokd.params imports this module
+
+    return load_params(params_path).student if params_path else StudentConfig()
 
 
 def resolve_base_model(name: str) -> str:

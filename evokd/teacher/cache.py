@@ -53,8 +53,5 @@ class AnswerCache:
         self._db.execute("INSERT OR REPLACE INTO answers (key, value, stage, created) VALUES (?, ?, ?, ?)",
                          (key, json.dumps(value, ensure_ascii=False), stage, time.time()))
 
-    def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
-
     def close(self) -> None:
         self._db.close()

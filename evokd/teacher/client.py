@@ -19,7 +19,7 @@ from typing import Any
 
 import openai
 from pydantic import BaseModel, ValidationError
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
 from tqdm.auto import tqdm
 
 from evokd.errors import TeacherUnavailable
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1  # part of every cache key: bump when the stored answer format changes
 RETRYABLE = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)  # incl. timeouts
-RETRY_WAIT = wait_exponential_jitter(initial=0.5, max=30)
+RETRY_WAIT = wait_exponential(multiplier=0.5, max=30) + wait_random(0, 0.5)  # 0.5, 1, 2, ... s + jitter
 
 
 class RequestRefused(Exception):
@@ -167,7 +167,7 @@ class TeacherClient:
     async def _complete(self, client: openai.AsyncOpenAI, request: ChatRequest, semaphore: asyncio.Semaphore,
                         server_lock: asyncio.Lock) -> ChatResult:
         key = self.key(request)
-        hit = self.cache.get(key) if self.cache else None
+        hit = self.cache.get(key) if self.cache is not None else None
         if hit is not None:
             return self._record(ChatResult(request, request.schema.model_validate(hit["value"]), None,
                                            hit["prompt_tokens"], hit["completion_tokens"], True, key),
@@ -194,7 +194,7 @@ class TeacherClient:
                 choice = response.choices[0]
                 value, reason = parse_answer(choice.message.content, choice.finish_reason, request.schema)
                 if value is not None:
-                    if self.cache:
+                    if self.cache is not None:
                         answer = {"value": value.model_dump(mode="json"), "prompt_tokens": prompt_tokens,
                                   "completion_tokens": completion_tokens, "rejected": rejected}
                         self.cache.put(key, answer, self.stage)
@@ -230,7 +230,7 @@ class TeacherClient:
             raise RequestRefused(f"HTTP {exc.status_code}: {exc.message}") from None
 
     def close(self) -> None:
-        if self.cache:
+        if self.cache is not None:
             self.cache.close()
 
     def _record(self, result: ChatResult, rejected: list[str]) -> ChatResult:

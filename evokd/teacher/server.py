@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -37,6 +38,13 @@ STOP_GRACE = 30.0  # seconds between SIGTERM and SIGKILL
 
 def run_dir() -> Path:
     return Path(os.environ.get("EVOKD_RUN_DIR") or Path.home() / ".cache" / "evokd" / "run")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (for tests and benchmarks that start their own server)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
 
 
 def server_paths(config: TeacherConfig) -> dict[str, Path]:
@@ -141,14 +149,27 @@ def read_state(config: TeacherConfig) -> dict[str, Any] | None:
         return None
 
 
+def alive(process: psutil.Process) -> bool:
+    """Running and not a zombie (an exited child its parent has not reaped yet is gone for us)."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _wait_gone(process: psutil.Process, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while alive(process) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def recorded_process(state: dict[str, Any] | None) -> psutil.Process | None:
     """The recorded process if it still runs; a reused pid (other start time) is not ours."""
     if not state:
         return None
     try:
         process = psutil.Process(state["pid"])
-        same = abs(process.create_time() - state["create_time"]) < 0.01
-        return process if same and process.status() != psutil.STATUS_ZOMBIE else None
+        return process if abs(process.create_time() - state["create_time"]) < 0.01 and alive(process) else None
     except (psutil.Error, KeyError):
         return None
 
@@ -163,10 +184,10 @@ def terminate(process: psutil.Process) -> None:
     send = os.killpg if group else os.kill
     with contextlib.suppress(ProcessLookupError):
         send(pgid, signal.SIGTERM)
-    psutil.wait_procs([process], timeout=STOP_GRACE)
+    _wait_gone(process, STOP_GRACE)
     with contextlib.suppress(ProcessLookupError):
         send(pgid, signal.SIGKILL)
-    psutil.wait_procs([process], timeout=5)
+    _wait_gone(process, 5)
 
 
 def _log_tail(path: Path, lines: int = 15) -> str:
@@ -179,7 +200,7 @@ def _log_tail(path: Path, lines: int = 15) -> str:
 def _wait_ready(config: TeacherConfig, process: psutil.Process, log_path: Path) -> None:
     deadline = time.monotonic() + config.startup_timeout
     while True:
-        if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
+        if not alive(process):
             raise TeacherUnavailable(f"the teacher server exited while starting; see {log_path}:\n"
                                      f"{_log_tail(log_path)}")
         if _healthy(config) and is_serving(config):

