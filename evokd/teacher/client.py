@@ -167,11 +167,11 @@ class TeacherClient:
     async def _complete(self, client: openai.AsyncOpenAI, request: ChatRequest, semaphore: asyncio.Semaphore,
                         server_lock: asyncio.Lock) -> ChatResult:
         key = self.key(request)
-        hit = self.cache.get(key) if self.cache is not None else None
+        hit = self._cached(key, request.schema)
         if hit is not None:
-            return self._record(ChatResult(request, request.schema.model_validate(hit["value"]), None,
-                                           hit["prompt_tokens"], hit["completion_tokens"], True, key),
-                                hit["rejected"])
+            value, answer = hit
+            return self._record(ChatResult(request, value, None, answer["prompt_tokens"],
+                                           answer["completion_tokens"], True, key), answer["rejected"])
         async with server_lock:  # once per batch, and only when something must really be asked
             if not self._server_checked:
                 await asyncio.to_thread(ensure_server, self.config)
@@ -205,6 +205,16 @@ class TeacherClient:
                           choice.message.content)
         return self._record(ChatResult(request, None, f"{reason} after {len(rejected)} tries", prompt_tokens,
                                        completion_tokens, False, key), rejected)
+
+    def _cached(self, key: str, schema: type[BaseModel]) -> tuple[BaseModel, dict[str, Any]] | None:
+        """The cached answer, unless the schema's validators (not part of the key) now reject it."""
+        answer = self.cache.get(key) if self.cache is not None else None
+        if answer is None:
+            return None
+        try:
+            return schema.model_validate(answer["value"]), answer
+        except ValidationError:
+            return None
 
     async def _call(self, client: openai.AsyncOpenAI, request: ChatRequest,
                     seed: int) -> openai.types.chat.ChatCompletion:

@@ -157,9 +157,9 @@ def alive(process: psutil.Process) -> bool:
         return False
 
 
-def _wait_gone(process: psutil.Process, timeout: float) -> None:
+def _wait_gone(processes: list[psutil.Process], timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while alive(process) and time.monotonic() < deadline:
+    while any(alive(process) for process in processes) and time.monotonic() < deadline:
         time.sleep(0.1)
 
 
@@ -182,12 +182,16 @@ def terminate(process: psutil.Process) -> None:
     except ProcessLookupError:
         return
     send = os.killpg if group else os.kill
+    try:
+        members = [process, *process.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        members = [process]
     with contextlib.suppress(ProcessLookupError):
         send(pgid, signal.SIGTERM)
-    _wait_gone(process, STOP_GRACE)
+    _wait_gone(members, STOP_GRACE)
     with contextlib.suppress(ProcessLookupError):
         send(pgid, signal.SIGKILL)
-    _wait_gone(process, 5)
+    _wait_gone(members, 5)
 
 
 def _log_tail(path: Path, lines: int = 15) -> str:
@@ -197,17 +201,28 @@ def _log_tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
+def _listens(process: psutil.Process, port: int) -> bool:
+    """Whether the process (or a child) accepts connections on the port: the answer comes from it."""
+    try:
+        for member in [process, *process.children(recursive=True)]:
+            if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in member.net_connections("tcp")):
+                return True
+    except psutil.Error:
+        pass
+    return False
+
+
 def _wait_ready(config: TeacherConfig, process: psutil.Process, log_path: Path) -> None:
     deadline = time.monotonic() + config.startup_timeout
     while True:
         if not alive(process):
             raise TeacherUnavailable(f"the teacher server exited while starting; see {log_path}:\n"
                                      f"{_log_tail(log_path)}")
-        if _healthy(config) and is_serving(config):
+        if _healthy(config) and is_serving(config) and _listens(process, config.port):
             return
         if time.monotonic() > deadline:
-            raise TeacherUnavailable(f"the teacher server did not answer at {config.base_url} within "
-                                     f"{config.startup_timeout:.0f} s; see {log_path}")
+            raise TeacherUnavailable(f"the teacher server (pid {process.pid}) did not answer at {config.base_url} "
+                                     f"within {config.startup_timeout:.0f} s; see {log_path}")
         time.sleep(1.0)
 
 

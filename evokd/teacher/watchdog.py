@@ -3,7 +3,8 @@
 Runs as its own detached process (`python -m evokd.teacher.watchdog --state FILE --idle-timeout S`), since
 the stage that started the server exits long before. Activity is read from vLLM's /metrics: any change of
 the request and token counters, or a running or waiting request, resets the idle clock. It exits when the
-recorded server is gone (stopped by `evokd serve --stop`, or crashed).
+recorded server is gone (stopped by `evokd serve --stop`, or crashed). Once the server has answered, a
+/metrics that stops answering counts as idle, so a wedged server does not live forever.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ def watch(state_path: Path, idle_timeout: float, poll: float) -> bool:
         try:
             counters, busy = activity(read_metrics(state["base_url"]))
         except httpx.HTTPError:
-            last_active = time.monotonic()  # still loading, or too busy to answer: not idle
-            continue
+            # Never answered yet: still loading (the start-up wait has its own timeout), so busy.
+            # Answered before: an unreachable server serves nobody, so the idle clock runs.
+            counters, busy = last_seen, last_seen is None
         if busy or counters != last_seen:
             last_seen, last_active = counters, time.monotonic()
         elif time.monotonic() - last_active >= idle_timeout:

@@ -128,7 +128,8 @@ def test_samples_round_trip_and_pandas_reads_them(tmp_path: Path, news) -> None:
 
 def test_import_task_writes_normalised_files(tmp_path: Path) -> None:
     task = write_yaml(tmp_path / "task.yaml", SENTIMENT)
-    seeds = write_lines(tmp_path / "seeds.jsonl", [{"text": "Great.", "label": "pos"}, {"text": "Dull.", "label": "neg"}])
+    seeds = write_lines(tmp_path / "seeds.jsonl",
+                        [{"text": "Great.", "label": "pos"}, {"text": "Dull.", "label": "neg"}])
     written = import_task(task, seeds, tmp_path / "raw")
     assert sorted(path.name for path in written) == ["seeds.jsonl", "task.yaml"]
     assert [s.label for s in read_samples(tmp_path / "raw/seeds.jsonl", load_task(tmp_path / "raw/task.yaml"))] == [

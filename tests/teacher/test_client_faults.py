@@ -7,7 +7,7 @@ from typing import Literal
 
 import pytest
 from fake_openai import Reply
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from evokd.errors import TeacherUnavailable
 from evokd.teacher.client import ChatRequest, TeacherClient
@@ -130,8 +130,10 @@ def test_wrong_model_id_is_an_error_before_any_request(fake, fake_config, tmp_pa
 def test_bad_request_is_a_result_error_not_a_crash(fake, fake_config, tmp_path: Path) -> None:
     fake.replies = [Reply(status=400)]
     client = TeacherClient(fake_config(), tmp_path / "cache.sqlite")
-    first, second = client.run(ask(2))
-    assert first.error.startswith("rejected by the server: HTTP 400") and second.value is not None
+    results = client.run(ask(2))
+    [refused] = [r for r in results if r.error]  # whichever request the 400 met; the other one is fine
+    assert refused.error.startswith("rejected by the server: HTTP 400") and refused.value is None
+    assert sum(r.value is not None for r in results) == 1
     assert client.stats.failures == {"rejected": 1} and len(fake.requests) == 2
 
 
@@ -167,3 +169,23 @@ def test_cache_key_covers_sampling_and_seed_and_can_be_turned_off(fake, fake_con
         TeacherClient(config, cache).run(requests)
         assert len(fake.requests) == sent + 1, config
     assert TeacherClient(fake_config(), cache).run(ask(1))[0].cached
+
+
+def test_a_cached_answer_the_schema_now_rejects_is_asked_again(fake, fake_config, tmp_path: Path) -> None:
+    def answer_schema(forbid: int | None) -> type[BaseModel]:
+        class Answer(BaseModel):  # same JSON schema (and cache key) either way; only the validator differs
+            seed: int
+
+            @field_validator("seed")
+            @classmethod
+            def allowed(cls, seed: int) -> int:
+                if seed == forbid:
+                    raise ValueError("forbidden seed")
+                return seed
+
+        return Answer
+
+    TeacherClient(fake_config(), tmp_path / "cache.sqlite").run(ask(schema=answer_schema(None)))
+    fake.replies = [Reply(content='{"seed": 7}')]
+    [result] = TeacherClient(fake_config(), tmp_path / "cache.sqlite").run(ask(schema=answer_schema(100)))
+    assert not result.cached and result.value.seed == 7 and len(fake.requests) == 2

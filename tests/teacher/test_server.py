@@ -6,10 +6,13 @@ stop all run. The real vLLM server is exercised in test_real_server.py.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -21,7 +24,7 @@ from fake_openai import FakeOpenAI
 
 from evokd.cli import cli
 from evokd.errors import TeacherUnavailable
-from evokd.teacher import server
+from evokd.teacher import server, watchdog
 from evokd.teacher.config import TeacherConfig
 
 FAKE_SCRIPT = Path(__file__).with_name("fake_openai.py")
@@ -37,16 +40,20 @@ def config(monkeypatch: pytest.MonkeyPatch) -> TeacherConfig:
     return TeacherConfig(model="org/fake", served_name="fake-model", port=server.free_port(), startup_timeout=20)
 
 
-def wait_gone(pid: int, seconds: float) -> bool:
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def eventually(condition: Callable[[], bool], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.2)
-    return False
+    return True
 
 
 def test_cpu_command_and_environment_follow_the_measured_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,7 +94,7 @@ def test_start_records_reuses_and_stops_exactly_that_process(config: TeacherConf
         server.ensure_server(config)
     finally:
         assert server.stop_server(config)
-    assert wait_gone(pid, 5) and server.read_state(config) is None
+    assert eventually(lambda: gone(pid), 5) and server.read_state(config) is None
     assert not server.stop_server(config)
 
 
@@ -117,7 +124,7 @@ def test_nothing_answering_without_autostart_is_an_error(config: TeacherConfig) 
 
 def test_two_processes_autostarting_at_once_start_one_server(config: TeacherConfig, tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
-        from evokd.teacher import server
+        from evokd.teacher import server, watchdog
         from evokd.teacher.config import TeacherConfig
         server.server_command = lambda config, model: {fake_command(config, "")!r}
         config = TeacherConfig.model_validate({config.model_dump()!r})
@@ -144,9 +151,8 @@ def test_autostarted_server_stops_itself_when_idle_but_not_while_used(config: Te
         for seed in range(5):  # 5 s of requests, 1 s apart: never idle for 2 s
             httpx.post(f"{config.base_url}/chat/completions", json={"model": config.served_name, "seed": seed})
             time.sleep(1.0)
-        assert psutil.pid_exists(pid) and server.read_state(config) is not None
-        assert wait_gone(pid, 10)
-        assert server.read_state(config) is None
+        assert not gone(pid) and server.read_state(config) is not None
+        assert eventually(lambda: gone(pid) and server.read_state(config) is None, 10)
     finally:
         server.stop_server(config)
 
@@ -162,3 +168,17 @@ def test_serve_command_starts_and_stops(config: TeacherConfig, tmp_path: Path) -
     assert "stopped the teacher" in stopped.output and not server.is_serving(config)
     again = runner.invoke(cli, ["serve", "--params", str(params), "--stop"])
     assert "no teacher started by evokd" in again.output
+
+
+def test_watchdog_stops_a_server_that_stopped_answering(tmp_path: Path) -> None:
+    fake = FakeOpenAI("fake-model").start()
+    wedged = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    state = tmp_path / "teacher.json"
+    state.write_text(json.dumps({"pid": wedged.pid, "create_time": psutil.Process(wedged.pid).create_time(),
+                                 "base_url": fake.base_url}))
+    threading.Timer(1.0, fake.stop).start()  # answers /metrics at first, then nothing listens any more
+    try:
+        assert watchdog.watch(state, idle_timeout=2.0, poll=0.3)
+        assert wedged.wait(timeout=5) is not None and not state.exists()
+    finally:
+        wedged.kill()

