@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import click
 
@@ -175,6 +176,35 @@ def fullshot(benchmark: str, out: str, max_train: int | None, epochs: float | No
     metrics = run_fullshot(benchmark, out, config, seed=seed, max_train=max_train)
     click.echo(f"{benchmark}: score {metrics['score']:.4f} on {metrics['test_samples']} test samples "
                f"(trained on {metrics['train_samples']}); wrote {out}/metrics.json")
+
+
+# ---- benchmarks ----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--benchmark", required=True, help="conll2003, banking77 or rotten_tomatoes.")
+@click.option("--shots", type=int, default=1, show_default=True, help="Gold seeds per label / entity type.")
+@click.option("--seeds", "seed_list", default="1,2,3", show_default=True, help="Run seeds, comma-separated.")
+@click.option("--rounds", type=int, help="Rounds after r00 (default: the chain in params.yaml).")
+@click.option("--ablations", is_flag=True, help="Add one EvoKD experiment per switch turned (see README).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("metrics/bench"), show_default=True)
+def bench(benchmark: str, shots: int, seed_list: str, rounds: int | None, ablations: bool, out: Path) -> None:
+    """Run EvoKD and every baseline over seeds as DVC experiments; write OUT/BENCHMARK.{json,md,png}.
+
+    Run it in a git + DVC checkout of the project you can spare: every run is a `dvc exp run` in the workspace.
+    """
+    from evokd.bench import run_bench
+
+    try:
+        seeds = [int(part) for part in seed_list.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {seed_list!r}",
+                                 param_hint="--seeds") from None
+    command = (f"evokd bench --benchmark {benchmark} --shots {shots} --seeds {','.join(map(str, seeds))}"
+               + (f" --rounds {rounds}" if rounds is not None else "") + (" --ablations" if ablations else "")
+               + f" --out {out}")
+    run_bench(Path.cwd(), benchmark, shots, seeds, rounds, ablations, out, command)
+    click.echo(f"wrote {out / benchmark}.json, .md and .png")
 
 
 def main() -> None:

@@ -36,6 +36,16 @@ class PromptParams(BaseModel):
     set: str = "default"
 
 
+class BenchParams(BaseModel):
+    """Sizes of the baselines in benchmarks/dvc.yaml (the loop never reads them)."""
+
+    model_config = ConfigDict(extra="forbid")
+    batch_size: int = Field(8, ge=1, description="teacher requests per batch while a baseline spends its budget")
+    teacher_test_size: int = Field(200, ge=1, description="test inputs the teacher labels zero-shot")
+    fullshot_max_train: int | None = Field(None, ge=1, description="seeded subset of the gold train set; "
+                                           "None: all of it")
+
+
 class RoundLink(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prev: str
@@ -49,6 +59,7 @@ class Params(BaseModel):
     student: StudentConfig
     prompts: PromptParams = PromptParams()
     loop: LoopConfig = LoopConfig()
+    bench: BenchParams = BenchParams()
     rounds: dict[str, RoundLink] = {}
 
     @model_validator(mode="after")

@@ -9,9 +9,9 @@ import pytest
 from evokd.teacher.config import TeacherConfig
 
 # ---- teacher ---------------------------------------------------------------------------------------------
-# Tests never reach a hub, and servers they start keep their state files in a per-session directory
-# (never the user's ~/.cache/evokd/run). The converted bundled model stays in the user's model cache
-# (EVOKD_MODELS_DIR), so only the first session on a machine pays the ~30 s conversion.
+# Tests never reach a hub; servers they start keep their state files, and teacher answers go, to per-session
+# places (never the user's ~/.cache/evokd/run or teacher.sqlite). The converted bundled model stays in the
+# user's model cache (EVOKD_MODELS_DIR), so only the first session on a machine pays the ~30 s conversion.
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -19,6 +19,7 @@ def _teacher_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")
         patch.setenv("EVOKD_RUN_DIR", str(tmp_path_factory.mktemp("evokd-run")))
+        patch.setenv("EVOKD_CACHE", str(tmp_path_factory.mktemp("evokd-cache") / "teacher.sqlite"))
         patch.delenv("EVOKD_TEACHER_API_KEY", raising=False)
         yield
 

@@ -85,8 +85,16 @@ def generate(client: TeacherClient, task: TaskSpec, prompts: PromptSet, analysis
              teacher_model: str, n_hard: int, n_easy: int, with_label: bool
              ) -> tuple[list[GeneratedInput], dict[str, Any]]:
     """Ask for one input per planned intent (concurrently), then filter. Returns kept inputs and their stats."""
-    labels = {label.name: label for label in task.labels}
     plan = plan_intents(task, analysis, per_label_f1, n_hard, n_easy)
+    return generate_for_plan(client, task, prompts, plan, analysis, pool, config, seed, round_name, teacher_model,
+                             with_label)
+
+
+def generate_for_plan(client: TeacherClient, task: TaskSpec, prompts: PromptSet, plan: list[tuple[str, str]],
+                      analysis: Analysis | None, pool: list[Sample], config: LoopConfig, seed: int, round_name: str,
+                      teacher_model: str, with_label: bool) -> tuple[list[GeneratedInput], dict[str, Any]]:
+    """`generate` for an explicit (intent, stance) plan: the static baseline plans its own label rotation."""
+    labels = {label.name: label for label in task.labels}
     examples = _examples_by_label(task, pool, derive_seed(seed, round_name, "examples"))
     schema = schema_for("generation_labeled" if with_label else "generation", task, config.max_chars)
     requests = [

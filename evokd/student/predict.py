@@ -32,6 +32,8 @@ def predict(checkpoint: str | Path, task: TaskSpec, samples: Sequence[Sample], b
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
     check_labels(checkpoint, task)
+    if not samples:
+        return []
     auto = AutoModelForTokenClassification if task.kind == "ner" else AutoModelForSequenceClassification
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = auto.from_pretrained(checkpoint).eval().to(device)

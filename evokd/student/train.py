@@ -67,12 +67,16 @@ def tokenize(task: TaskSpec, samples: Sequence[Sample], tokenizer: Any, max_leng
 
 
 def features_of(batch: Any, index: int) -> dict[str, list[int]]:
+    """One example of a tokenized batch, as the dict the collators expect."""
     return {key: batch[key][index] for key in batch}
 
 
 def encode(task: TaskSpec, samples: Sequence[Sample], tokenizer: Any, max_length: int) -> list[dict[str, Any]]:
     """Training features: token ids plus label ids (for NER per sub-token, -100 off the first sub-token)."""
     ids = {name: i for i, name in enumerate(label_list(task))}
+    used = {tag for s in samples for tag in (s.tags if isinstance(s, NerSample) else [s.label])}
+    if used - ids.keys():
+        raise EvokdError(f"labels {sorted(used - ids.keys())} are not in task {task.name!r}")
     batch = tokenize(task, samples, tokenizer, max_length)
     features = []
     for i, sample in enumerate(samples):

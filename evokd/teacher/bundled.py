@@ -15,6 +15,7 @@ from filelock import FileLock
 
 from evokd.errors import EvokdError
 from evokd.io import atomic_directory
+from evokd.teacher.config import evokd_cache_home
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ BUNDLED_MODELS = {
 
 
 def models_dir() -> Path:
-    return Path(os.environ.get("EVOKD_MODELS_DIR") or Path.home() / ".cache" / "evokd" / "models")
+    return Path(os.environ.get("EVOKD_MODELS_DIR") or evokd_cache_home() / "models")
 
 
 def gguf_path(name: str) -> Path:

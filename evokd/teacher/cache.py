@@ -1,8 +1,10 @@
 """A content-addressed store of teacher answers in SQLite, shared by every stage and process.
 
-One function makes the key; one table holds the answers. The file lives outside DVC outputs (default
-.evokd/cache/teacher.sqlite in the project, EVOKD_CACHE overrides), so a rerun or a resumed crash costs no
-teacher tokens for answers already received. WAL mode and a busy timeout let several processes write at once.
+One function makes the key; one table holds the answers. The file lives outside the repository and every DVC
+output (default ~/.cache/evokd/teacher.sqlite, EVOKD_CACHE overrides): a rerun, a resumed crash or a queued
+experiment (which runs in a temporary copy of the repository) costs no teacher tokens for answers already
+received. Keys are content addresses, so sharing one file between projects is safe. WAL mode and a busy
+timeout let several processes write at once.
 """
 
 from __future__ import annotations
@@ -15,16 +17,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from evokd.teacher.config import evokd_cache_home
+
 SCHEMA = """CREATE TABLE IF NOT EXISTS answers (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL,
     stage TEXT NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    request TEXT NOT NULL DEFAULT '{}'
 )"""
 
 
 def default_cache_path() -> Path:
-    return Path(os.environ.get("EVOKD_CACHE") or Path(".evokd") / "cache" / "teacher.sqlite")
+    return Path(os.environ.get("EVOKD_CACHE") or evokd_cache_home() / "teacher.sqlite")
 
 
 def cache_key(payload: dict[str, Any]) -> str:
@@ -34,7 +39,7 @@ def cache_key(payload: dict[str, Any]) -> str:
 
 
 class AnswerCache:
-    """key -> JSON value. Each put commits at once, so answers survive a crash of the caller."""
+    """key -> JSON value (and the request it answers). Each put commits at once, so answers survive a crash."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,14 +49,20 @@ class AnswerCache:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(answers)")}
+        if "request" not in columns:  # a cache written before requests were kept for audits
+            self._db.execute("ALTER TABLE answers ADD COLUMN request TEXT NOT NULL DEFAULT '{}'")
 
     def get(self, key: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT value FROM answers WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def put(self, key: str, value: dict[str, Any], stage: str = "") -> None:
-        self._db.execute("INSERT OR REPLACE INTO answers (key, value, stage, created) VALUES (?, ?, ?, ?)",
-                         (key, json.dumps(value, ensure_ascii=False), stage, time.time()))
+    def put(self, key: str, value: dict[str, Any], stage: str = "", request: dict[str, Any] | None = None) -> None:
+        """Store an answer; `request` (what the teacher was shown) is kept so the data's inputs can be audited."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO answers (key, value, stage, created, request) VALUES (?, ?, ?, ?, ?)",
+            (key, json.dumps(value, ensure_ascii=False), stage, time.time(),
+             json.dumps(request or {}, ensure_ascii=False)))
 
     def close(self) -> None:
         self._db.close()

@@ -197,7 +197,9 @@ class TeacherClient:
                     if self.cache is not None:
                         answer = {"value": value.model_dump(mode="json"), "prompt_tokens": prompt_tokens,
                                   "completion_tokens": completion_tokens, "rejected": rejected}
-                        self.cache.put(key, answer, self.stage)
+                        self.cache.put(key, answer, self.stage,
+                                       {"messages": request.messages, "seed": request.seed,
+                                        "schema": request.schema.__name__})
                     return self._record(ChatResult(request, value, None, prompt_tokens, completion_tokens,
                                                    False, key), rejected)
                 rejected.append(reason)

@@ -12,6 +12,11 @@ from evokd.errors import InputError
 from evokd.io import read_yaml
 
 
+def evokd_cache_home() -> Path:
+    """Per-user home of what outlives a checkout: converted models, server state, the answer cache."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "evokd"
+
+
 class TeacherConfig(BaseModel):
     """Teacher server and sampling settings. Unknown keys are an error, so a typo never goes unnoticed."""
 

@@ -28,7 +28,7 @@ from filelock import FileLock, Timeout
 from evokd.errors import EvokdError, TeacherUnavailable
 from evokd.io import atomic_write_json
 from evokd.teacher.bundled import BUNDLED_PREFIX, resolve_model
-from evokd.teacher.config import TeacherConfig
+from evokd.teacher.config import TeacherConfig, evokd_cache_home
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ STOP_GRACE = 30.0  # seconds between SIGTERM and SIGKILL
 
 
 def run_dir() -> Path:
-    return Path(os.environ.get("EVOKD_RUN_DIR") or Path.home() / ".cache" / "evokd" / "run")
+    return Path(os.environ.get("EVOKD_RUN_DIR") or evokd_cache_home() / "run")
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -137,3 +137,14 @@ def test_ner_pipeline_round_trip(ner_run: dict) -> None:
                 assert found.get(positions[word]) == tag[2:]
                 checked += 1
     assert checked > 10
+
+
+def test_fullshot_command(tmp_path: Path) -> None:
+    """A capped full-shot run: trains on a subset, scores the whole test split, writes model/ and metrics."""
+    result = CliRunner().invoke(cli, ["fullshot", "--benchmark", "rotten_tomatoes", "--out", str(tmp_path),
+                                      "--max-train", "32", "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    assert (metrics["train_samples"], metrics["test_samples"], metrics["n"]) == (32, 2549, 2549)
+    assert set(metrics["per_label"]) <= {"fresh", "rotten"} and 0 <= metrics["score"] <= 1
+    assert (tmp_path / "model" / "config.json").is_file()

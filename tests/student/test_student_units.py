@@ -12,6 +12,7 @@ from evokd.student.config import StudentConfig, resolve_base_model, student_conf
 from evokd.student.metrics import score
 from evokd.student.ner import IGNORE, align_labels, first_subtokens, repair_iob2
 from evokd.student.predict import Prediction
+from evokd.student.train import train_student
 
 REPO = Path(__file__).resolve().parents[2]
 NEWS = TaskSpec(name="news", kind="ner", domain="news",
@@ -120,3 +121,10 @@ def test_student_config_from_params() -> None:
     assert isinstance(student_config(REPO / "params.yaml"), StudentConfig)
     with pytest.raises(ValueError, match="extra"):
         StudentConfig(batchsize=8)
+
+
+def test_training_refuses_labels_outside_the_task(tmp_path: Path) -> None:
+    samples = [ClassificationSample(text="x", label="a"), ClassificationSample(text="y", label="z")]
+    with pytest.raises(EvokdError, match=r"labels \['z'\] are not in task 'ab'"):
+        train_student(AB, samples, StudentConfig(), tmp_path / "model")
+    assert not (tmp_path / "model").exists()

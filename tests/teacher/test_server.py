@@ -123,6 +123,7 @@ def test_nothing_answering_without_autostart_is_an_error(config: TeacherConfig) 
 
 
 def test_two_processes_autostarting_at_once_start_one_server(config: TeacherConfig, tmp_path: Path) -> None:
+    config = config.model_copy(update={"idle_timeout": 0})  # no watchdog to outlive the test
     script = textwrap.dedent(f"""
         from evokd.teacher import server, watchdog
         from evokd.teacher.config import TeacherConfig

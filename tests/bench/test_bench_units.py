@@ -1,0 +1,109 @@
+"""The harness's aggregation on tiny hand-made records: stage timings, seeds, mean ± std, tables, the plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evokd.bench import aggregate, equal_token_curve, markdown, method_seconds, noise_rows, plot, stage_seconds
+
+
+def record(method: str, seed: int, score: float, tokens: int = 0, wall: float | None = 10.0, **extra) -> dict:
+    return {"method": method, "seed": seed, "score": score, "teacher_tokens": tokens, "wall_s": wall, **extra}
+
+
+def noise(requested: int, labelled: int, disagreements: int, rejected: int, fooled: list[float] | None = None
+          ) -> dict:
+    return {"requested": requested, "labelled": labelled, "disagreements": disagreements, "rejected": rejected,
+            **({"fooled_rate": fooled} if fooled else {})}
+
+
+def curve(*points: tuple[int, float]) -> list[dict]:
+    return [{"round": f"r{index:02d}", "teacher_tokens": tokens, "score": score}
+            for index, (tokens, score) in enumerate(points)]
+
+
+RECORDS = [
+    record("evokd", 1, 0.60, 300, 100.0, curve=curve((100, 0.4), (300, 0.6)),
+           diagnostics=noise(20, 16, 4, 4, [0.5, 0.25])),
+    record("evokd", 2, 0.70, 340, 120.0, curve=curve((120, 0.5), (340, 0.7)),
+           diagnostics=noise(20, 18, 2, 2, [0.3, 0.75])),
+    record("static", 1, 0.50, 310, 50.0, curve=curve((110, 0.45), (310, 0.5)),
+           diagnostics=noise(30, 30, 9, 0)),
+    record("static", 2, 0.60, 350, 70.0, curve=curve((125, 0.55), (350, 0.6)),
+           diagnostics=noise(30, 30, 3, 0)),
+    record("fullshot", 1, 0.80), record("fullshot", 2, 0.90),
+    record("seeds", 2, 0.40), record("seeds", 1, 0.30),
+    record("no_review", 1, 0.55, 300, 90.0),
+    record("teacher", 1, 0.66, 5000, inputs=50, tokens_per_1000_inputs=100000),
+]
+
+
+def test_stage_seconds_from_dvc_log_lines():
+    lines = [(0.0, "Stage 'prepare' didn't change, skipping"), (1.0, "Running stage 'bootstrap':"),
+             (1.5, "> python stages/bootstrap.py"), (31.0, "Running stage 'train@r01':"),
+             (40.0, "Stage 'benchmarks/dvc.yaml:static' is cached - skipping run, checking out outputs"),
+             (41.0, "Running stage 'benchmarks/dvc.yaml:teacher':")]
+    stages = stage_seconds(lines, end=50.0)
+    assert stages == {"prepare": 1.0, "bootstrap": 30.0, "train@r01": 9.0, "benchmarks/dvc.yaml:static": 1.0,
+                      "benchmarks/dvc.yaml:teacher": 9.0}
+    assert method_seconds(stages) == {"evokd": 39.0, "static": 1.0, "teacher": 9.0}
+    assert method_seconds({"bootstrap": 5.0, "report": 1.0}, loop_method="no_easy") == {"no_easy": 6.0}
+
+
+def test_aggregate_means_stds_seeds_and_ratio_to_fullshot():
+    rows = {row["method"]: row for row in aggregate(RECORDS)}
+    assert list(rows) == ["evokd", "no_review", "static", "seeds", "teacher", "fullshot"]
+    assert rows["evokd"]["score_mean"] == pytest.approx(0.65)
+    assert rows["evokd"]["score_std"] == pytest.approx(0.0707107, rel=1e-5)  # sample std of 0.6, 0.7
+    assert rows["evokd"]["ratio_to_fullshot"] == pytest.approx(0.65 / 0.85)
+    assert rows["evokd"]["teacher_tokens_mean"] == 320 and rows["evokd"]["wall_s_mean"] == 110
+    assert rows["seeds"]["seeds"] == [1, 2] and rows["fullshot"]["ratio_to_fullshot"] == pytest.approx(1.0)
+    assert rows["no_review"]["score_std"] is None  # one seed: no spread to report
+    assert rows["no_review"]["label"] == "EvoKD w/o review (replay)"
+
+
+def test_aggregate_without_fullshot_has_no_ratio():
+    assert aggregate([record("evokd", 1, 0.5)])[0]["ratio_to_fullshot"] is None
+
+
+def test_equal_token_curve_pairs_evokd_and_static_by_round_over_seeds():
+    rows = equal_token_curve(RECORDS)
+    assert [row["round"] for row in rows] == ["r00", "r01"] and all(row["seeds"] == 2 for row in rows)
+    assert rows[1]["evokd_tokens"] == 320 and rows[1]["static_tokens"] == 330
+    assert rows[0]["evokd_score"] == pytest.approx(0.45) and rows[1]["static_score"] == pytest.approx(0.55)
+    assert equal_token_curve([r for r in RECORDS if r["method"] != "static"]) == []
+
+
+def test_noise_rows_sum_over_seeds_and_average_fooled_rate_by_round():
+    rows = {row["method"]: row for row in noise_rows(RECORDS)}
+    assert set(rows) == {"evokd", "static"}
+    assert rows["evokd"]["disagreement_rate"] == pytest.approx(6 / 34)
+    assert rows["evokd"]["rejection_rate"] == pytest.approx(6 / 40)
+    assert rows["evokd"]["fooled_rate_by_round"] == pytest.approx([0.4, 0.5])
+    assert rows["static"]["disagreement_rate"] == pytest.approx(12 / 60)
+    assert rows["static"]["fooled_rate_by_round"] is None
+
+
+def report_of(records: list[dict]) -> dict:
+    return {"benchmark": "rotten_tomatoes", "shots": 1, "seeds": [1, 2], "command": "evokd bench --seeds 1,2",
+            "setup": "tiny", "metric": "macro_f1", "records": records, "summary": aggregate(records),
+            "equal_tokens": equal_token_curve(records), "noise": noise_rows(records)}
+
+
+def test_markdown_table_lists_every_method_with_its_numbers():
+    text = markdown(report_of(RECORDS))
+    assert "Command: `evokd bench --seeds 1,2`" in text
+    assert "| EvoKD | 2 | 0.650 ± 0.071 | 0.76 | 320 | 110 |" in text
+    assert "| EvoKD w/o review (replay) | 1 | 0.550 | 0.65 | 300 | 90 |" in text
+    assert "| r01 | 2 | 320 | 0.650 | 330 | 0.550 |" in text
+    assert "| Static (ZeroGen-style) | 60 | 60 | 0.20 | 0.00 | – |" in text
+    assert "| EvoKD | 40 | 34 | 0.18 | 0.15 | 0.40, 0.50 |" in text
+    assert "100,000 per 1,000 inputs" in text
+
+
+def test_plot_writes_a_png(tmp_path: Path):
+    path = tmp_path / "plot.png"
+    plot(report_of(RECORDS), RECORDS, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
