@@ -19,7 +19,7 @@ from evokd.loop.config import LoopConfig
 from evokd.loop.dedup import DuplicateFilter
 from evokd.loop.schemas import Analysis, schema_for
 from evokd.prompts import PromptSet
-from evokd.teacher.client import ChatRequest, TeacherClient
+from evokd.teacher.client import ChatRequest, ChatResult, TeacherClient
 
 EXAMPLES_PER_PROMPT = 3
 
@@ -105,18 +105,10 @@ def generate_for_plan(client: TeacherClient, task: TaskSpec, prompts: PromptSet,
         for index, (intent, stance) in enumerate(plan)
     ]
     results = client.run(requests, desc=f"generate {round_name}")
-    duplicates = DuplicateFilter([sample_text(sample) for sample in pool], config.near_dup_threshold)
-    rejects: Counter[str] = Counter()
+    accepted, rejects = accept_texts(results, pool, task, config)
     kept: list[GeneratedInput] = []
-    for (intent, stance), result in zip(plan, results, strict=True):
-        if result.value is None:
-            rejects[f"teacher_{result.error}"] += 1
-            continue
-        text = " ".join(result.value.text.split())
-        reason = _length_problem(text, task, config) or duplicates.check(text)
-        if reason:
-            rejects[reason] += 1
-            continue
+    for index, text, result in accepted:
+        intent, stance = plan[index]
         kept.append(GeneratedInput(
             text=text, intent=intent, stance=stance, round=round_name,
             provenance=teacher_provenance(teacher_model, prompts.name, result.key, intent),
@@ -134,6 +126,26 @@ def generate_for_plan(client: TeacherClient, task: TaskSpec, prompts: PromptSet,
     return kept, stats
 
 
+def accept_texts(results: list[ChatResult], pool: list[Sample], task: TaskSpec, config: LoopConfig
+                 ) -> tuple[list[tuple[int, str, ChatResult]], Counter[str]]:
+    """(index, cleaned text, result) of the answers that pass the length checks and are new to the pool (and to
+    each other), and the rejects by reason."""
+    duplicates = DuplicateFilter([sample_text(sample) for sample in pool], config.near_dup_threshold)
+    rejects: Counter[str] = Counter()
+    accepted = []
+    for index, result in enumerate(results):
+        if result.value is None:
+            rejects[f"teacher_{result.error.split()[0]}"] += 1
+            continue
+        text = " ".join(result.value.text.split())
+        reason = _length_problem(text, task, config) or duplicates.check(text)
+        if reason:
+            rejects[reason] += 1
+        else:
+            accepted.append((index, text, result))
+    return accepted, rejects
+
+
 def _length_problem(text: str, task: TaskSpec, config: LoopConfig) -> str | None:
     if len(text) < config.min_chars:
         return "too_short"
@@ -142,7 +154,6 @@ def _length_problem(text: str, task: TaskSpec, config: LoopConfig) -> str | None
     if task.kind == "ner" and len(tokenize_words(text)) < 3:
         return "too_few_words"
     return None
-
 
 
 def paraphrase(client: TeacherClient, task: TaskSpec, prompts: PromptSet, seeds: list[Sample], per_seed: int,
@@ -159,19 +170,10 @@ def paraphrase(client: TeacherClient, task: TaskSpec, prompts: PromptSet, seeds:
         for index, (sample, _copy) in enumerate(jobs)
     ]
     results = client.run(requests, desc=f"paraphrase {round_name}")
-    duplicates = DuplicateFilter([sample_text(sample) for sample in seeds], config.near_dup_threshold)
-    rejects: Counter[str] = Counter()
+    accepted, rejects = accept_texts(results, seeds, task, config)
     kept: list[GeneratedInput] = []
-    for (sample, _copy), result in zip(jobs, results, strict=True):
-        if result.value is None:
-            rejects[f"teacher_{result.error}"] += 1
-            continue
-        text = " ".join(result.value.text.split())
-        reason = _length_problem(text, task, config) or duplicates.check(text)
-        if reason:
-            rejects[reason] += 1
-            continue
-        label = getattr(sample, "label", None)
+    for index, text, result in accepted:
+        label = getattr(jobs[index][0], "label", None)
         kept.append(GeneratedInput(
             text=text, intent=label or "", stance="init", round=round_name, proposed_label=label,
             provenance=teacher_provenance(teacher_model, prompts.name, result.key, label)))

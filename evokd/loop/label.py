@@ -28,7 +28,7 @@ def teacher_labels(client: TeacherClient, task: TaskSpec, prompts: PromptSet, in
     answers: list[tuple[str | list[Span] | None, str | None]] = []
     for result in client.run(requests, desc=f"label {round_name}"):
         if result.value is None:
-            answers.append((None, f"teacher_{result.error}"))
+            answers.append((None, f"teacher_{result.error.split()[0]}"))
         elif task.kind == "ner":
             answers.append(([Span(text=e.text, type=e.type) for e in result.value.entities], None))
         else:
