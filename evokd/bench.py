@@ -37,6 +37,7 @@ ABLATIONS: dict[str, tuple[str, str, bool]] = {
     "init": ("EvoKD+Init", "loop.init", True),
 }
 ORDER = ("evokd", *ABLATIONS, "static", "auggpt", "seeds", "teacher", "fullshot")
+LOG_DIR = Path(".evokd") / "bench"  # DVC's output of each experiment; git-ignored, so no experiment commits it
 STAGE_LINE = re.compile(r"^(?:Running stage|Stage) '([^']+)'")
 
 Record = dict[str, Any]  # one method on one seed: method, seed, score, teacher_tokens, wall_s, curve, diagnostics
@@ -143,7 +144,7 @@ def noise_rows(records: list[Record]) -> list[dict[str, Any]]:
 
 
 def _number(value: float | None, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
+    return "–" if value is None else f"{value:,.{digits}f}"
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -322,7 +323,7 @@ def run_bench(repo: Path, benchmark: str, shots: int, seeds: list[int], rounds: 
             name = f"{benchmark}-k{shots}-s{seed}-{variant}-{stamp}".replace("_", "-")
             target = "benchmarks/dvc.yaml" if variant == "main" else "dvc.yaml"
             started = time.monotonic()
-            stages = run_experiment(repo, name, overrides, target, out / "logs" / f"{name}.log")
+            stages = run_experiment(repo, name, overrides, target, repo / LOG_DIR / f"{name}.log")
             loop_method = "evokd" if variant == "main" else variant
             walls = method_seconds(stages, loop_method)
             evokd = evokd_result(repo)

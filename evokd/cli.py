@@ -6,8 +6,11 @@ Errors the user can act on (EvokdError) print as one line and exit 2; `--debug` 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import traceback
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -24,9 +27,20 @@ def cli(ctx: click.Context, debug: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    """Python's default SIGTERM kills without unwinding; exiting instead runs the finally blocks and context
+    managers, so atomic writers remove their temporary files and leave the previous outputs as they were."""
+    click.echo(f"Terminated by {signal.Signals(signum).name}; outputs left as they were.", err=True)
+    sys.exit(128 + signum)
+
+
 def run_command(command: click.Command) -> None:
-    """Run a click command the evokd way: EvokdError -> one line on stderr and exit 2 (traceback with --debug)."""
+    """Run a click command the evokd way: EvokdError -> one line on stderr and exit 2 (traceback with --debug).
+
+    Ctrl-C exits 130 and SIGTERM 143, both after cleanup (no partial output is left where DVC would see it).
+    """
     debug = "--debug" in sys.argv[1:]
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         command.main(standalone_mode=False)
     except click.exceptions.Abort:
@@ -37,7 +51,7 @@ def run_command(command: click.Command) -> None:
         sys.exit(exc.exit_code)
     except EvokdError as exc:
         if debug:
-            raise
+            traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 
@@ -205,6 +219,73 @@ def bench(benchmark: str, shots: int, seed_list: str, rounds: int | None, ablati
                + f" --out {out}")
     run_bench(Path.cwd(), benchmark, shots, seeds, rounds, ablations, out, command)
     click.echo(f"wrote {out / benchmark}.json, .md and .png")
+
+
+# ---- what users see: predict, status, plan -------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), required=True,
+              help="A student checkpoint (models/<K>).")
+@click.option("--out", type=click.Path(), help="JSONL file to write (default: stdout).")
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.argument("input_file", metavar="FILE|-", type=click.File("r", encoding="utf-8"))
+def predict(model_dir: str, out: str | None, batch_size: int, input_file: click.utils.LazyFile) -> None:
+    """Predict JSONL lines ({"text": ...} or samples): label + probs, or tokens + tags + spans for NER."""
+    import json
+
+    from evokd.io import write_jsonl
+    from evokd.student.batch import predict_lines
+
+    rows = predict_lines(model_dir, input_file, source=input_file.name, batch_size=batch_size)
+    if out:
+        write_jsonl(out, rows)
+        click.echo(f"{len(rows)} predictions written to {out}", err=True)
+    else:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+
+
+@cli.command()
+@click.option("--task", "task_path", type=click.Path(path_type=Path), default=Path("data/raw/task.yaml"),
+              show_default=True)
+@click.option("--rounds-dir", type=click.Path(path_type=Path), default=Path("data/rounds"), show_default=True)
+@click.option("--metrics-dir", type=click.Path(path_type=Path), default=Path("metrics/rounds"), show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def status(task_path: Path, rounds_dir: Path, metrics_dir: Path, as_json: bool) -> None:
+    """A table of rounds: samples kept per stance and label, rejects, fooled rate, teacher tokens, test score."""
+    import json
+
+    from rich.console import Console
+
+    from evokd.data import load_task
+    from evokd.status import pipeline_status, status_table
+
+    rows = pipeline_status(load_task(task_path), rounds_dir, metrics_dir)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    elif not rows:
+        click.echo(f"no rounds yet under {rounds_dir}: run `dvc repro`")
+    else:
+        Console().print(status_table(rows))
+
+
+@cli.command()
+@click.option("--params", "params_path", default="params.yaml", show_default=True, type=click.Path())
+@click.option("--no-dvc", is_flag=True, help="Plan every stage from params.yaml instead of asking `dvc repro --dry`.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan(params_path: str, no_dvc: bool, as_json: bool) -> None:
+    """What the next `dvc repro` will do: stages, teacher requests and tokens per round, new samples."""
+    import json
+
+    from evokd.params import load_params
+    from evokd.plan import TokenCounter, build_plan, plan_lines, stages_to_run
+
+    params = load_params(params_path)
+    root = Path(params_path).resolve().parent
+    stages = None if no_dvc else stages_to_run(root)
+    result = build_plan(root, params, stages, TokenCounter(params.teacher))
+    click.echo(json.dumps(result, indent=2) if as_json else "\n".join(plan_lines(result)))
 
 
 def main() -> None:

@@ -17,13 +17,24 @@ from typing import Any
 
 import yaml
 
-from evokd.errors import InputError
+from evokd.errors import EvokdError, InputError
+
+
+@contextlib.contextmanager
+def _output_place(path: Path) -> Iterator[None]:
+    """Turn a failure to create an output's folder or temporary file into one clear error naming the path."""
+    try:
+        yield
+    except OSError as exc:
+        raise EvokdError(f"cannot write {path}: {exc.strerror or exc} ({exc.filename or path.parent}); "
+                         "expected a writable folder") from None
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with _output_place(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -108,8 +119,9 @@ def read_yaml(path: str | Path) -> Any:
 def atomic_directory(path: str | Path) -> Iterator[Path]:
     """Yield a temporary sibling directory; on success it replaces `path` whole, on failure it is removed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    with _output_place(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
         if path.exists():

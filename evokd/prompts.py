@@ -18,7 +18,10 @@ class PromptSet:
     def __init__(self, prompts_dir: str | Path, name: str):
         self.root = Path(prompts_dir) / name
         if not self.root.is_dir():
-            raise InputError(str(self.root), f"prompt set '{name}' not found", field="prompts.set")
+            folder = Path(prompts_dir)
+            available = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+            raise InputError(str(folder), f"prompt set '{name}' not found; expected one of {available} "
+                             f"(folders under {folder})", field="prompts.set")
         self.name = name
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self.root),

@@ -8,7 +8,7 @@ from evokd.cli import run_command
 from evokd.data import load_task
 from evokd.io import atomic_write_json, read_json, read_jsonl, write_jsonl
 from evokd.loop.analyze import analyze
-from evokd.loop.common import per_label_f1
+from evokd.loop.common import per_label_f1, stage_summary
 from evokd.params import load_params
 from evokd.prompts import PromptSet
 from evokd.teacher.client import TeacherClient
@@ -37,7 +37,10 @@ def main(round_name: str, task: Path, probe: Path, probe_scores: Path, history: 
                                      [row["summary"] for row in past], params.loop, params.seed, round_name)
     atomic_write_json(out, {"round": round_name, "from_teacher": from_teacher, **analysis.model_dump()})
     write_jsonl(out_history, [*past, {"round": round_name, "summary": analysis.summary}])
-    atomic_write_json(stats, {"from_teacher": from_teacher, "teacher": client.stats.to_dict()})
+    analyze_stats = {"from_teacher": from_teacher, "teacher": client.stats.to_dict()}
+    atomic_write_json(stats, analyze_stats)
+    click.echo(stage_summary(f"analyze@{round_name}", analyze_stats,
+                             "analysis by the teacher" if from_teacher else "fallback analysis (no valid answer)"))
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ from evokd.cli import run_command
 from evokd.data import load_task, read_samples, write_samples
 from evokd.io import atomic_write_json, write_jsonl
 from evokd.loop.bootstrap import ROUND, teacher_data
-from evokd.loop.common import stop_teacher_if_asked
-from evokd.loop.train import probe_student, train_and_evaluate
+from evokd.loop.common import stage_summary, stop_teacher_if_asked
+from evokd.loop.train import probe_student, train_and_evaluate, trained_note
 from evokd.params import load_params
 from evokd.prompts import PromptSet
 from evokd.teacher.client import TeacherClient
@@ -46,6 +46,9 @@ def main(task: Path, seeds: Path, test: Path, prompts_dir: Path, out_model: Path
     write_jsonl(out_dir / "analyses.jsonl", [])
     atomic_write_json(out_dir / "bootstrap_stats.json", stats)
     atomic_write_json(metrics, {"round": ROUND, "probe": probe_scores, **round_metrics})
+    click.echo(stage_summary(ROUND, {"kept": len(batch), "requested": stats["generate"]["requested"],
+                                     "rejects": stats["generate"]["rejects"], "teacher": stats["teacher"]},
+                             trained_note(probe_scores, round_metrics)))
 
 
 if __name__ == "__main__":

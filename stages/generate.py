@@ -7,7 +7,7 @@ import click
 from evokd.cli import run_command
 from evokd.data import load_task, read_samples
 from evokd.io import atomic_write_json, read_json, write_jsonl
-from evokd.loop.common import per_label_f1
+from evokd.loop.common import per_label_f1, stage_summary
 from evokd.loop.generate import generate
 from evokd.loop.schemas import Analysis
 from evokd.params import load_params
@@ -39,6 +39,7 @@ def main(round_name: str, task: Path, analysis: Path, probe_scores: Path, pool: 
         with_label=not params.loop.separate_labeling)
     write_jsonl(out, [item.model_dump() for item in inputs])
     atomic_write_json(stats, gen_stats)
+    click.echo(stage_summary(f"generate@{round_name}", gen_stats))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import click
 from evokd.cli import run_command
 from evokd.data import load_task, write_samples
 from evokd.io import atomic_write_json, read_jsonl
+from evokd.loop.common import stage_summary
 from evokd.loop.generate import GeneratedInput
 from evokd.loop.label import label
 from evokd.params import load_params
@@ -33,6 +34,7 @@ def main(round_name: str, task: Path, generated: Path, prompts_dir: Path, out: P
                                  params.loop, params.seed, round_name, separate=separate)
     write_samples(out, samples)
     atomic_write_json(stats, label_stats)
+    click.echo(stage_summary(f"label@{round_name}", label_stats))
 
 
 if __name__ == "__main__":

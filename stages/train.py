@@ -7,8 +7,8 @@ import click
 from evokd.cli import run_command
 from evokd.data import load_task, read_samples, write_samples
 from evokd.io import atomic_write_json, write_jsonl
-from evokd.loop.common import derive_seed, stop_teacher_if_asked
-from evokd.loop.train import probe_student, train_and_evaluate, training_mix
+from evokd.loop.common import derive_seed, stage_summary, stop_teacher_if_asked
+from evokd.loop.train import probe_student, train_and_evaluate, trained_note, training_mix
 from evokd.params import load_params
 
 
@@ -42,6 +42,7 @@ def main(round_name: str, task: Path, batch: Path, pool: Path, seeds: Path, test
     atomic_write_json(out_probe_scores, probe_scores)
     write_samples(out_pool, [*earlier, *new_batch])
     atomic_write_json(metrics, {"round": round_name, "probe": probe_scores, **round_metrics})
+    click.echo(stage_summary(f"train@{round_name}", {}, trained_note(probe_scores, round_metrics)))
 
 
 if __name__ == "__main__":

@@ -57,3 +57,21 @@ def stop_teacher_if_asked(config: TeacherConfig) -> None:
     """Free the cores for training when `teacher.stop_before_train` is on (see README: idle server cost)."""
     if config.stop_before_train and not config.endpoint:
         stop_server(config)
+
+
+def stage_summary(stage: str, stats: dict[str, Any], note: str = "") -> str:
+    """The one line a stage prints when it ends: kept/asked with reject reasons, teacher tokens, a note.
+
+    e.g. `generate@r01: 10/12 kept (rejects: duplicate 1, too_long 1), 2,431 teacher tokens`."""
+    parts = []
+    if "kept" in stats:
+        asked = stats.get("requested", stats.get("inputs", "?"))
+        rejects = ", ".join(f"{reason} {count}" for reason, count in sorted(stats.get("rejects", {}).items()))
+        parts.append(f"{stats['kept']}/{asked} kept" + (f" (rejects: {rejects})" if rejects else ""))
+    teacher = stats.get("teacher")
+    if teacher:
+        cached = f" ({teacher['cached']} cached answers)" if teacher.get("cached") else ""
+        parts.append(f"{teacher.get('total_tokens', 0):,} teacher tokens{cached}")
+    if note:
+        parts.append(note)
+    return f"{stage}: " + ", ".join(parts)

@@ -12,6 +12,7 @@ from typing import Any
 from evokd.data import NerSample, Sample, TaskSpec
 from evokd.loop.common import entities_display, sample_gold_display, sample_text
 from evokd.loop.config import LoopConfig
+from evokd.student.card import write_model_card
 from evokd.student.config import StudentConfig
 from evokd.student.metrics import score
 from evokd.student.predict import Prediction, predict
@@ -61,7 +62,19 @@ def training_mix(batch: list[Sample], pool: list[Sample], seeds: list[Sample], c
 
 def train_and_evaluate(task: TaskSpec, train_samples: list[Sample], test: list[Sample], student: StudentConfig,
                        out_dir: Path, init_from: Path | None, seed: int) -> dict[str, Any]:
-    """Train (continuing from `init_from`), then score on the test set; returns the round's metrics."""
+    """Train (continuing from `init_from`), then score on the test set; returns the round's metrics.
+
+    The checkpoint's model card is rewritten with the test scores."""
     log = train_student(task, train_samples, student, out_dir, init_from=init_from, seed=seed)
     test_scores = score(task, test, predict(out_dir, task, test))
+    write_model_card(out_dir, test_scores)
     return {"test": test_scores, "train": {"samples": len(train_samples), **log}}
+
+
+def trained_note(probe_scores: dict[str, Any], round_metrics: dict[str, Any]) -> str:
+    """The train part of a stage's summary line: probe fooled rate, training size and time, test score."""
+    train, test = round_metrics["train"], round_metrics["test"]
+    probe = (f"fooled {probe_scores['fooled_rate']:.0%} of {probe_scores['n']} probes, "
+             if probe_scores.get("n") else "")
+    return (f"{probe}trained on {train['samples']} samples in {train['train_runtime_s']:.0f} s "
+            f"(loss {train['train_loss']:.4f}), test score {test['score']:.4f}")

@@ -10,14 +10,16 @@ training order groups examples of similar length (`train_sampling_strategy="grou
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evokd.data import ClassificationSample, NerSample, Sample, TaskSpec
+from evokd.data import ClassificationSample, NerSample, Sample, TaskSpec, save_task
 from evokd.errors import EvokdError
 from evokd.io import atomic_directory
+from evokd.student.card import TASK_FILE, data_summary, write_model_card
 from evokd.student.config import StudentConfig, resolve_base_model
 from evokd.student.ner import align_labels
 
@@ -33,7 +35,13 @@ def check_labels(checkpoint: str | Path, task: TaskSpec) -> None:
     """Refuse a checkpoint whose output labels are not the task's (same names, same order)."""
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(checkpoint)
+    if not (Path(checkpoint) / "config.json").is_file():
+        raise EvokdError(f"{checkpoint}: not a model checkpoint (no config.json); expected a folder written by "
+                         "`evokd train` (or a stage's models/<round>)")
+    try:
+        config = AutoConfig.from_pretrained(checkpoint)
+    except (OSError, ValueError) as exc:
+        raise EvokdError(f"{checkpoint}: not a readable model checkpoint ({str(exc).splitlines()[0]})") from None
     have = [config.id2label[i] for i in sorted(config.id2label)]
     if have != label_list(task):
         raise EvokdError(f"checkpoint {checkpoint} predicts the labels {have}, but task {task.name!r} has "
@@ -111,7 +119,7 @@ def training_arguments(config: StudentConfig, output_dir: str, seed: int, group_
         lr_scheduler_type="linear", seed=seed, data_seed=seed, bf16=bf16, fp16=cuda and not bf16,
         train_sampling_strategy="group_by_length" if group_by_length else "random",
         save_strategy="no", eval_strategy="no", report_to="none", logging_strategy="epoch",
-        dataloader_pin_memory=cuda, disable_tqdm=True,
+        dataloader_pin_memory=cuda, disable_tqdm=not sys.stderr.isatty(),  # a bar for people, not CI logs
     )
 
 
@@ -120,7 +128,8 @@ def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConf
     """Train on `samples` (the caller mixes in replay and seeds) and write the checkpoint to out_dir atomically.
 
     Starts from `init_from` (the previous round's checkpoint, whose labels must be the task's) or from
-    `config.base_model`. Returns the training log, which is also saved as train_log.json in the checkpoint.
+    `config.base_model`. Returns the training log, which is also saved as train_log.json in the checkpoint
+    (there with a `data` provenance summary), next to task.yaml and a model card (README.md).
     """
     from transformers import Trainer, set_seed
 
@@ -153,5 +162,8 @@ def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConf
     with atomic_directory(out_dir) as tmp:
         trainer.model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / TRAIN_LOG).write_text(json.dumps(log, indent=2) + "\n", encoding="utf-8")
+        (tmp / TRAIN_LOG).write_text(json.dumps({**log, "data": data_summary(samples)}, indent=2) + "\n",
+                                     encoding="utf-8")
+        save_task(tmp / TASK_FILE, task)
+        write_model_card(tmp)
     return log

@@ -9,14 +9,17 @@ timeout let several processes write at once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from evokd.errors import EvokdError
 from evokd.teacher.config import evokd_cache_home
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS answers (
@@ -32,6 +35,11 @@ def default_cache_path() -> Path:
     return Path(os.environ.get("EVOKD_CACHE") or evokd_cache_home() / "teacher.sqlite")
 
 
+def default_busy_timeout() -> float:
+    """Seconds to wait for another process's lock on the cache (EVOKD_CACHE_TIMEOUT overrides the 60 s)."""
+    return float(os.environ.get("EVOKD_CACHE_TIMEOUT") or 60)
+
+
 def cache_key(payload: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of everything that determines an answer."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -41,28 +49,44 @@ def cache_key(payload: dict[str, Any]) -> str:
 class AnswerCache:
     """key -> JSON value (and the request it answers). Each put commits at once, so answers survive a crash."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, busy_timeout: float | None = None):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, timeout=60, isolation_level=None)  # autocommit
-        self._db.execute("PRAGMA busy_timeout = 60000")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute(SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(answers)")}
-        if "request" not in columns:  # a cache written before requests were kept for audits
-            self._db.execute("ALTER TABLE answers ADD COLUMN request TEXT NOT NULL DEFAULT '{}'")
+        self.busy_timeout = default_busy_timeout() if busy_timeout is None else busy_timeout
+        with self._locked_is_an_error():
+            self._db = sqlite3.connect(path, timeout=self.busy_timeout, isolation_level=None)  # autocommit
+            self._db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute(SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(answers)")}
+            if "request" not in columns:  # a cache written before requests were kept for audits
+                self._db.execute("ALTER TABLE answers ADD COLUMN request TEXT NOT NULL DEFAULT '{}'")
+
+    @contextlib.contextmanager
+    def _locked_is_an_error(self) -> Iterator[None]:
+        """A lock held longer than busy_timeout by another process becomes one clear error (nothing is written)."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            raise EvokdError(f"the teacher cache {self.path} is locked by another process (waited "
+                             f"{self.busy_timeout:g} s); let it finish, or set EVOKD_CACHE to another file, or "
+                             "EVOKD_CACHE_TIMEOUT to wait longer") from None
 
     def get(self, key: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT value FROM answers WHERE key = ?", (key,)).fetchone()
+        with self._locked_is_an_error():
+            row = self._db.execute("SELECT value FROM answers WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, value: dict[str, Any], stage: str = "", request: dict[str, Any] | None = None) -> None:
         """Store an answer; `request` (what the teacher was shown) is kept so the data's inputs can be audited."""
-        self._db.execute(
-            "INSERT OR REPLACE INTO answers (key, value, stage, created, request) VALUES (?, ?, ?, ?, ?)",
-            (key, json.dumps(value, ensure_ascii=False), stage, time.time(),
-             json.dumps(request or {}, ensure_ascii=False)))
+        with self._locked_is_an_error():
+            self._db.execute(
+                "INSERT OR REPLACE INTO answers (key, value, stage, created, request) VALUES (?, ?, ?, ?, ?)",
+                (key, json.dumps(value, ensure_ascii=False), stage, time.time(),
+                 json.dumps(request or {}, ensure_ascii=False)))
 
     def close(self) -> None:
         self._db.close()

@@ -57,6 +57,7 @@ def make_project(root: Path, teacher: TeacherConfig) -> Path:
     run(["git", "config", "user.name", "evokd tests"], root)
     run(["git", "config", "user.email", "tests@evokd.invalid"], root)
     run(["dvc", "init", "-q"], root)
+    shutil.copytree(REPO / ".dvc" / "plots", root / ".dvc" / "plots")  # the custom plot templates of dvc.yaml
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "project"], root)
     return root

@@ -139,12 +139,18 @@ def test_ner_pipeline_round_trip(ner_run: dict) -> None:
     assert checked > 10
 
 
-def test_fullshot_command(tmp_path: Path) -> None:
-    """A capped full-shot run: trains on a subset, scores the whole test split, writes model/ and metrics."""
+def test_fullshot_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A capped full-shot run through the CLI (on a 96-sample slice of the benchmark, to stay quick)."""
+    import evokd.student.fullshot
+
+    splits = load_benchmark("rotten_tomatoes")
+    monkeypatch.setattr(evokd.student.fullshot, "load_benchmark",
+                        lambda name: {"train": splits["train"][:96], "test": splits["test"][:64]})
     result = CliRunner().invoke(cli, ["fullshot", "--benchmark", "rotten_tomatoes", "--out", str(tmp_path),
                                       "--max-train", "32", "--epochs", "1"])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
-    assert (metrics["train_samples"], metrics["test_samples"], metrics["n"]) == (32, 2549, 2549)
+    assert (metrics["train_samples"], metrics["test_samples"], metrics["n"]) == (32, 64, 64)
+    assert metrics["train"]["samples"] == 32 and metrics["train"]["epochs"] == 1
     assert set(metrics["per_label"]) <= {"fresh", "rotten"} and 0 <= metrics["score"] <= 1
     assert (tmp_path / "model" / "config.json").is_file()

@@ -3,12 +3,15 @@
 In-process: `FakeOpenAI(model).start()` serves in a thread; queue `Reply`s for the next chat calls.
 As a process (`python fake_openai.py --port P --model NAME`): stands in for vLLM in server lifecycle tests
 (pid, lock, stop, idle watchdog); its /metrics counts chat requests like vLLM's `request_success_total`.
+With an API key (argument, or VLLM_API_KEY in the environment as vLLM reads it), /v1 routes answer 401 to a
+request without `Authorization: Bearer KEY`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -28,8 +31,9 @@ class Reply:
 
 
 class FakeOpenAI:
-    def __init__(self, model: str = "fake-model", port: int = 0):
+    def __init__(self, model: str = "fake-model", port: int = 0, api_key: str | None = None):
         self.model = model
+        self.api_key = api_key
         self.replies: list[Reply] = []  # consumed in order; empty -> Reply()
         self.requests: list[dict[str, Any]] = []  # chat request bodies, in arrival order
         self.headers: list[dict[str, str]] = []
@@ -80,7 +84,17 @@ class FakeOpenAI:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _refused(self) -> bool:
+                """vLLM's --api-key check: only /v1 routes, bearer token."""
+                if not fake.api_key or not self.path.startswith("/v1/") or \
+                        self.headers.get("Authorization") == f"Bearer {fake.api_key}":
+                    return False
+                self._send(401, {"error": {"message": "Unauthorized"}})
+                return True
+
             def do_GET(self) -> None:
+                if self._refused():
+                    return
                 if self.path == "/v1/models":
                     self._send(200, {"object": "list", "data": [{"id": fake.model, "object": "model"}]})
                 elif self.path == "/health":
@@ -93,6 +107,8 @@ class FakeOpenAI:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self._refused():
+                    return
                 reply = fake._next_reply(body, {k.lower(): v for k, v in self.headers.items()})
                 try:
                     time.sleep(reply.delay)
@@ -122,4 +138,4 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--model", required=True)
     args = parser.parse_args()
-    FakeOpenAI(args.model, args.port).httpd.serve_forever()
+    FakeOpenAI(args.model, args.port, os.environ.get("VLLM_API_KEY")).httpd.serve_forever()

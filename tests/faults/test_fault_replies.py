@@ -1,0 +1,98 @@
+"""Bad teacher replies (slow, 5xx, invalid JSON, cut by length, off-schema) driven through the real loop steps:
+each is retried or rejected, counted by reason in the stage stats, and never enters the data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import NEWS, REPO, SENTIMENT, fake_teacher
+from fake_openai import FakeOpenAI, Reply
+
+from evokd.data import ClassificationSample, NerSample, Provenance
+from evokd.loop.analyze import analyze
+from evokd.loop.config import LoopConfig
+from evokd.loop.generate import GeneratedInput, generate
+from evokd.loop.label import label
+from evokd.prompts import PromptSet
+from evokd.teacher.client import TeacherClient
+
+PROMPTS = PromptSet(REPO / "prompts", "default")
+
+
+def text(value: str) -> Reply:
+    return Reply(content=json.dumps({"text": value}))
+
+
+def times(reply: Reply, count: int) -> list[Reply]:
+    return [reply] * count
+
+
+def client_for(fake: FakeOpenAI, tmp_path: Path, **overrides: object) -> TeacherClient:
+    return TeacherClient(fake_teacher(fake.port, **overrides), tmp_path / "cache.sqlite", stage="test")
+
+
+def inputs(*texts: str, intent: str) -> list[GeneratedInput]:
+    return [GeneratedInput(text=value, intent=intent, stance="hard", round="r01",
+                           provenance=Provenance(source="teacher", intent=intent)) for value in texts]
+
+
+def test_generate_retries_transport_faults_and_counts_invalid_answers_by_reason(fake: FakeOpenAI,
+                                                                                 tmp_path: Path) -> None:
+    fake.replies = [
+        Reply(status=503), text("The acting was wonderful from start to end."),  # 5xx, then retried
+        Reply(delay=2.0), text("A tedious plot that never goes anywhere."),       # slower than the timeout
+        *times(Reply(content='{"text": "unterminated'), 3),                      # invalid JSON, every re-ask
+        *times(Reply(content=json.dumps({"text": "cut"}), finish_reason="length"), 3),
+        *times(Reply(content=json.dumps({"review": "no text key here at all"})), 3),  # off-schema
+    ]
+    client = client_for(fake, tmp_path, timeout=0.5, max_retries=1)
+    kept, stats = generate(client, SENTIMENT, PROMPTS, None, {}, [], LoopConfig(), 13, "r01", "fake-model",
+                           n_hard=5, n_easy=0, with_label=False)
+    assert [item.text for item in kept] == ["The acting was wonderful from start to end.",
+                                            "A tedious plot that never goes anywhere."]
+    assert stats["requested"] == 5 and stats["kept"] == 2
+    assert stats["rejects"] == {"teacher_invalid_json": 1, "teacher_length": 1, "teacher_schema": 1}
+    assert stats["teacher"]["failures"] == {"invalid_json": 3, "length": 3, "schema": 3}
+    assert stats["teacher"]["failed"] == 3 and stats["teacher"]["calls"] == 11  # one per answer asked, re-asks too
+
+
+def test_label_rejects_a_label_outside_the_enum_and_counts_disagreements(fake: FakeOpenAI, tmp_path: Path) -> None:
+    fake.replies = [*times(Reply(content=json.dumps({"label": "neutral"})), 3),  # not in the enum: schema
+                    Reply(content=json.dumps({"label": "negative"})),           # disagrees with the intent
+                    Reply(content=json.dumps({"label": "positive"}))]
+    items = inputs("An odd film I cannot place.", "Sad but I loved every minute.", "A joy from the first scene.",
+                   intent="positive")
+    samples, stats = label(client_for(fake, tmp_path), SENTIMENT, PROMPTS, items,
+                           LoopConfig(disagreement="drop"), 13, "r01", separate=True)
+    assert [(s.text, s.label) for s in samples] == [("A joy from the first scene.", "positive")]
+    assert all(isinstance(s, ClassificationSample) and s.label in SENTIMENT.label_names for s in samples)
+    assert stats["rejects"] == {"teacher_schema": 1, "disagreement": 1} and stats["disagreements"] == 1
+    assert stats["teacher"]["failures"] == {"schema": 3}
+
+
+def test_label_rejects_ner_spans_that_are_not_in_the_text(fake: FakeOpenAI, tmp_path: Path) -> None:
+    fake.replies = [Reply(content=json.dumps({"entities": [{"text": "Marie Curie", "type": "PER"}]})),
+                    Reply(content=json.dumps({"entities": [{"text": "Berlin", "type": "LOC"}]})),
+                    *times(Reply(content=json.dumps({"entities": [{"text": "Oslo", "type": "CITY"}]})), 3)]
+    items = inputs("Anna Weber flew to Paris on Monday .", "Anna Weber moved to Berlin last year .",
+                   "Peter Lund lives in Oslo now .", intent="LOC")
+    samples, stats = label(client_for(fake, tmp_path), NEWS, PROMPTS, items, LoopConfig(), 13, "r01",
+                           separate=True)
+    assert len(samples) == 1 and isinstance(samples[0], NerSample)
+    assert samples[0].tags == ["O", "O", "O", "O", "B-LOC", "O", "O", "O"]
+    assert stats["rejects"] == {"span_not_in_text": 1, "teacher_schema": 1}  # unknown type CITY: off-schema
+
+
+def test_analyze_falls_back_to_the_probe_scores_when_every_answer_is_off_schema(fake: FakeOpenAI,
+                                                                               tmp_path: Path) -> None:
+    answer = {"summary": "weak on sarcasm", "weak_labels": ["sarcastic"], "mastered_labels": [], "directions": []}
+    fake.replies = times(Reply(content=json.dumps(answer)), 3)
+    client = client_for(fake, tmp_path)
+    probe = [{"text": "Great, another sequel.", "gold": "negative", "predicted": "positive", "correct": False,
+              "confidence": 0.9}]
+    analysis, from_teacher = analyze(client, SENTIMENT, PROMPTS, probe, {"positive": 1.0, "negative": 0.0}, [],
+                                     LoopConfig(), 13, "r01")
+    assert not from_teacher and analysis.weak_labels == ["negative"]
+    assert set(analysis.weak_labels + analysis.mastered_labels) <= set(SENTIMENT.label_names)
+    assert client.stats.to_dict()["failures"] == {"schema": 3}

@@ -1,0 +1,165 @@
+"""What users see: `evokd predict`, the model card, `evokd status`, `evokd plan`, the stage summary line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from evokd.benchmarks import load_benchmark, task_spec
+from evokd.cli import cli
+from evokd.data import ClassificationSample, Provenance, save_task, write_samples
+from evokd.io import atomic_write_json
+from evokd.loop.common import stage_summary
+from evokd.params import load_params
+from evokd.plan import TokenCounter, build_plan, plan_lines
+from evokd.status import pipeline_status
+from evokd.student.batch import checkpoint_task
+from evokd.student.card import write_model_card
+from evokd.student.config import StudentConfig
+from evokd.student.train import train_student
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = StudentConfig(epochs=1, batch_size=8, max_length=32)
+TEACHER = Provenance(source="teacher", teacher_model="tiny-teacher", prompt_set="default", intent="fresh")
+
+
+@pytest.fixture(scope="module")
+def sentiment_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-epoch student on 4 gold test samples and 4 teacher samples of round r01 (hard)."""
+    gold = load_benchmark("rotten_tomatoes")["test"][:8]
+    samples = [*gold[:4], *(ClassificationSample(text=s.text, label=s.label, round="r01", stance="hard",
+                                                 provenance=TEACHER) for s in gold[4:])]
+    out = tmp_path_factory.mktemp("sentiment") / "model"
+    train_student(task_spec("rotten_tomatoes"), samples, TINY, out, seed=3)
+    return out
+
+
+@pytest.fixture(scope="module")
+def ner_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ner") / "model"
+    train_student(task_spec("conll2003"), load_benchmark("conll2003")["dev"][:8], TINY, out, seed=3)
+    return out
+
+
+@pytest.mark.slow
+def test_predict_classification_from_stdin_and_file(sentiment_model: Path, tmp_path: Path) -> None:
+    lines = [json.dumps({"id": 7, "text": "A warm, funny film."}), "",
+             json.dumps({"text": "Dull and far too long.", "label": "rotten", "round": "seed"})]
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["predict", "--model", str(sentiment_model), "-"], input="\n".join(lines))
+    assert shown.exit_code == 0, shown.output
+    rows = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert [row.get("id") for row in rows] == [7, None]
+    for row in rows:
+        assert row["label"] in {"fresh", "rotten"} and set(row["probs"]) == {"fresh", "rotten"}
+        assert sum(row["probs"].values()) == pytest.approx(1.0, abs=1e-3)
+    (tmp_path / "in.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    written = runner.invoke(cli, ["predict", "--model", str(sentiment_model), str(tmp_path / "in.jsonl"),
+                                  "--out", str(tmp_path / "out.jsonl")])
+    assert written.exit_code == 0, written.output
+    assert [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()] == rows
+
+
+@pytest.mark.slow
+def test_predict_ner_tokenizes_text(ner_model: Path) -> None:
+    text = "Angela Merkel met officials of the U.N. in Paris."
+    shown = CliRunner().invoke(cli, ["predict", "--model", str(ner_model), "-"], input=json.dumps({"text": text}))
+    assert shown.exit_code == 0, shown.output
+    [row] = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert row["tokens"][:2] == ["Angela", "Merkel"] and "U.N." in row["tokens"]
+    assert len(row["tags"]) == len(row["tokens"])
+    for span in row["spans"]:
+        assert span["text"] == " ".join(row["tokens"][span["start"]:span["end"]])
+        assert row["tags"][span["start"]] == f"B-{span['type']}"
+
+
+@pytest.mark.slow
+def test_predict_rejects_bad_lines(sentiment_model: Path) -> None:
+    shown = CliRunner().invoke(cli, ["predict", "--model", str(sentiment_model), "-"], input='{"txt": "x"}\n')
+    assert shown.exit_code != 0
+    assert "line 1" in str(shown.exception)
+
+
+@pytest.mark.slow
+def test_model_card_describes_the_checkpoint(sentiment_model: Path, tmp_path: Path) -> None:
+    from transformers import pipeline
+
+    card = (sentiment_model / "README.md").read_text(encoding="utf-8")
+    assert "pipeline_tag: text-classification" in card and TINY.base_model in card
+    assert "`fresh`" in card and "`rotten`" in card
+    assert "Rounds: r01 4, test 4" in card and "Stances: gold 4, hard 4" in card
+    assert "tiny-teacher 4" in card and "Prompt sets: default 4" in card and "Not evaluated yet" in card
+    model = shutil.copytree(sentiment_model, tmp_path / "model")
+    metrics = {"score": 0.5, "accuracy": 0.6, "macro_f1": 0.5, "n": 10,
+               "per_label": {"fresh": {"precision": 1.0, "recall": 0.5, "f1": 0.667, "support": 6}}}
+    write_model_card(model, metrics)
+    card = (model / "README.md").read_text(encoding="utf-8")
+    assert "On 10 held-out gold test samples: score 0.5000" in card and "| fresh | 1.000 | 0.500 | 0.667 | 6 |" in card
+    assert pipeline("text-classification", model=str(model), device="cpu")("fine")[0]["label"] in {"fresh", "rotten"}
+
+
+def test_checkpoint_task_falls_back_to_config(tmp_path: Path) -> None:
+    config = {"architectures": ["BertForTokenClassification"],
+              "id2label": {"0": "O", "1": "B-PER", "2": "I-PER", "3": "B-LOC", "4": "I-LOC"}}
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    task = checkpoint_task(tmp_path)
+    assert task.kind == "ner" and task.label_names == ["PER", "LOC"]
+
+
+def _round(root: Path, name: str, kept: list[tuple[str, str]], metrics: dict | None) -> None:
+    samples = [ClassificationSample(text=f"text {name} {i}", label=label, round=name, stance=stance)
+               for i, (label, stance) in enumerate(kept)]
+    write_samples(root / "data/rounds" / name / "labeled.jsonl", samples)
+    atomic_write_json(root / "data/rounds" / name / "gen_stats.json",
+                      {"requested": 4, "kept": len(kept), "rejects": {"duplicate": 4 - len(kept)},
+                       "teacher": {"requests": 4, "prompt_tokens": 300, "completion_tokens": 100}})
+    if metrics is not None:
+        atomic_write_json(root / "metrics/rounds" / f"{name}.json", metrics)
+
+
+def test_status_reads_round_outputs(tmp_path: Path) -> None:
+    task = task_spec("rotten_tomatoes")
+    _round(tmp_path, "r01", [("fresh", "hard"), ("rotten", "hard"), ("fresh", "easy")],
+           {"probe": {"fooled_rate": 0.25, "n": 4}, "test": {"score": 0.61}})
+    _round(tmp_path, "r02", [("rotten", "hard")], None)
+    rows = pipeline_status(task, tmp_path / "data/rounds", tmp_path / "metrics/rounds")
+    assert [row["round"] for row in rows] == ["r01", "r02"]
+    first, second = rows
+    assert first["stances"] == {"easy": 1, "hard": 2} and first["labels"] == {"fresh": 2, "rotten": 1}
+    assert (first["rejected"], first["requested"], first["teacher_tokens"]) == (1, 4, 400)
+    assert first["fooled_rate"] == 0.25 and first["test_score"] == 0.61
+    assert second["test_score"] is None and second["fooled_rate"] is None
+    save_task(tmp_path / "task.yaml", task)
+    shown = CliRunner().invoke(cli, ["status", "--task", str(tmp_path / "task.yaml"), "--rounds-dir",
+                                     str(tmp_path / "data/rounds"), "--metrics-dir",
+                                     str(tmp_path / "metrics/rounds"), "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout) == rows
+
+
+def test_plan_counts_requests_with_the_heuristic(tmp_path: Path) -> None:
+    params = load_params(REPO / "params.yaml")
+    loop = params.loop
+    plan = build_plan(tmp_path, params, None, TokenCounter(None), prompts_dir=REPO / "prompts")
+    assert plan["token_count"].startswith("heuristic")
+    stages = {row["stage"]: row for row in plan["per_stage"]}
+    batch = loop.n_hard + loop.easy_count
+    first = params.round_order()[0]
+    assert stages[f"generate@{first}"]["requests"] == batch
+    assert stages[f"label@{first}"]["requests"] == (batch if loop.separate_labeling else 0)
+    assert stages[f"analyze@{first}"]["requests"] == 1
+    assert all(row["prompt_tokens"] > 0 for row in plan["per_round"])
+    assert [row["round"] for row in plan["per_round"]] == ["r00", *params.round_order()]
+    assert plan["total"]["requests"] == sum(row["requests"] for row in plan["per_stage"])
+    assert "heuristic" in "\n".join(plan_lines(plan))
+    assert plan_lines({**plan, "stages": []}) == ["Nothing to run: the pipeline is up to date."]
+
+
+def test_stage_summary_line() -> None:
+    line = stage_summary("generate@r01", {"requested": 12, "kept": 10, "rejects": {"too_long": 1, "duplicate": 1},
+                                          "teacher": {"total_tokens": 2431, "cached": 0}})
+    assert line == "generate@r01: 10/12 kept (rejects: duplicate 1, too_long 1), 2,431 teacher tokens"
