@@ -300,18 +300,25 @@ def run_bench(repo: Path, benchmark: str, shots: int, seeds: list[int], rounds: 
     experiment never leak into the next, and restored at the end.
     """
     from evokd.params import load_params, rewrite_rounds
-    from evokd.teacher.server import ensure_server
+    from evokd.teacher.server import ensure_server, is_serving, start_server, stop_server
 
     params_path = repo / "params.yaml"
     original = params_path.read_text(encoding="utf-8")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     records: list[Record] = []
+    started_teacher = False
     try:
         if rounds is not None:
             rewrite_rounds(params_path, rounds)
         base_text = params_path.read_text(encoding="utf-8")
         params = load_params(params_path)
-        ensure_server(params.teacher)  # started once here, so no stage's wall time includes the server start
+        # Started here without the idle stop: a long student stage (full-shot) must not let the server go, or the
+        # next stage would pay for a restart in its wall time. Stopped at the end only if the bench started it.
+        started_teacher = not params.teacher.endpoint and not is_serving(params.teacher)
+        if started_teacher:
+            start_server(params.teacher)
+        else:
+            ensure_server(params.teacher)
         report = {"benchmark": benchmark, "shots": shots, "seeds": seeds, "command": command,
                   "setup": setup_line(params, rounds), "started": stamp}
         runs = [(seed, "main") for seed in seeds] + [(seed, name) for name in ABLATIONS if ablations for seed in seeds]
@@ -330,13 +337,15 @@ def run_bench(repo: Path, benchmark: str, shots: int, seeds: list[int], rounds: 
             report["metric"] = evokd.pop("metric")
             results = {loop_method: evokd}
             if variant == "main":
-                results.update({name: baseline_result(repo, name) for name in BASELINES})
+                results.update({baseline: baseline_result(repo, baseline) for baseline in BASELINES})
             records += [{"method": method, "seed": seed, "experiment": name, "wall_s": walls.get(method),
                          **result} for method, result in results.items()]
             log.info("experiment %s done in %.0f s", name, time.monotonic() - started)
             write_outputs(out, report, records)
     finally:
         params_path.write_text(original, encoding="utf-8")
+        if started_teacher:
+            stop_server(params.teacher)
     return report
 
 

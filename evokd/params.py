@@ -89,12 +89,6 @@ class Params(BaseModel):
             depth[name] = steps
         return sorted(self.rounds, key=lambda name: (depth[name], name))
 
-    def check_prompt_set(self, prompts_dir: Path) -> None:
-        if not (prompts_dir / self.prompts.set).is_dir():
-            available = sorted(p.name for p in prompts_dir.iterdir() if p.is_dir()) if prompts_dir.is_dir() else []
-            raise InputError("params.yaml", f"unknown prompt set '{self.prompts.set}'; expected one of "
-                             f"{available} (folders under {prompts_dir})", field="prompts.set")
-
 
 def load_params(path: str | Path = "params.yaml") -> Params:
     raw = read_yaml(path)

@@ -1,34 +1,17 @@
-"""Fixtures of the fault, bad-input and security tests: the teacher tests' fake OpenAI server, small tasks and a
-throwaway project folder for running the real CLI entry points as subprocesses."""
+"""Fixtures of the fault, bad-input and security tests (helpers in faultkit.py)."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
+from faultkit import PARAMS, REPO, SENTIMENT, FakeOpenAI, Project
 from tenacity import wait_none
 
-from evokd.data import LabelSpec, TaskSpec
 from evokd.teacher import client as client_module
-from evokd.teacher.config import TeacherConfig
-
-REPO = Path(__file__).resolve().parents[2]
-# one fake server for all test folders: tests/teacher/fake_openai.py (a script too, see its docstring)
-sys.path.insert(0, str(REPO / "tests" / "teacher"))
-
-from fake_openai import FakeOpenAI  # noqa: E402
-
-SENTIMENT = TaskSpec(name="reviews", kind="classification", domain="movie reviews",
-                     labels=[LabelSpec(name="positive", description="the reviewer liked the film"),
-                             LabelSpec(name="negative", description="the reviewer disliked the film")])
-NEWS = TaskSpec(name="news", kind="ner", domain="news",
-                labels=[LabelSpec(name="PER", description="a person"), LabelSpec(name="LOC", description="a place")])
 
 
 @pytest.fixture(autouse=True)
@@ -44,80 +27,11 @@ def fake() -> Iterator[FakeOpenAI]:
     server.stop()
 
 
-def fake_teacher(port: int, **overrides: object) -> TeacherConfig:
-    """A teacher config for a fake on `port`: one request at a time (replies are consumed in order), no autostart."""
-    values = {"model": "org/fake", "served_name": "fake-model", "port": port, "autostart": False,
-              "max_retries": 1, "max_invalid": 2, "timeout": 5.0, "concurrency": 1, "max_tokens": 64, **overrides}
-    return TeacherConfig(**values)
-
-
-PARAMS = {
-    "seed": 13,
-    "task": {"benchmark": "rotten_tomatoes", "shots": 1},
-    "teacher": {"model": "org/fake", "served_name": "fake-model", "autostart": False, "max_retries": 1,
-                "concurrency": 1, "timeout": 5.0},
-    "student": {"base_model": "bundled:all-minilm-l6-v2", "epochs": 1},
-    "loop": {"n_hard": 4, "n_easy": 0},
-    "rounds": {"r01": {"prev": "r00"}},
-}
-
-
-class Project:
-    """A throwaway project folder (params.yaml, prompts/, a task and seeds) in which the CLI runs as a user runs it."""
-
-    def __init__(self, root: Path, env: dict[str, str]):
-        self.root, self.env = root, env
-
-    def write(self, name: str, content: str | bytes | object) -> Path:
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        elif isinstance(content, str):
-            path.write_text(content, encoding="utf-8")
-        elif path.suffix == ".json":
-            path.write_text(json.dumps(content), encoding="utf-8")
-        else:
-            path.write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
-        return path
-
-    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        """`evokd ARGS` (args starting with `stages/` run that stage script instead)."""
-        script = [str(REPO / args[0])] if args[0].startswith("stages/") else ["-m", "evokd.cli", args[0]]
-        command = [sys.executable, *script, *args[1:]]
-        return subprocess.run(command, cwd=self.root, env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
-
-    def generate_stage(self, port: int, n_hard: int) -> tuple[str, ...]:
-        """Point params at a teacher on `port`, write generate@r01's inputs, return the stage's command line."""
-        params = yaml.safe_load((self.root / "params.yaml").read_text())
-        params["teacher"] = {**params["teacher"], "port": port}
-        params["loop"] = {**params["loop"], "n_hard": n_hard, "n_easy": 0}
-        self.write("params.yaml", params)
-        self.write("analysis.json", {"summary": "weak on negative", "weak_labels": ["negative"],
-                                     "mastered_labels": ["positive"], "directions": []})
-        self.write("probe_scores.json", {"per_label": {"positive": {"f1": 1.0}, "negative": {"f1": 0.0}}})
-        return ("stages/generate.py", "--round", "r01", "--task", "task.yaml", "--analysis", "analysis.json",
-                "--probe-scores", "probe_scores.json", "--pool", "seeds.jsonl", "--out", "generated.jsonl",
-                "--stats", "gen_stats.json")
-
-    def snapshot(self) -> dict[str, bytes]:
-        """Every file under the project with its bytes, to show that a failed command changed nothing."""
-        return {str(path.relative_to(self.root)): path.read_bytes()
-                for path in sorted(self.root.rglob("*")) if path.is_file()}
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """A project with valid params.yaml, task.yaml and seeds.jsonl, a private teacher cache and no hub access."""
     root = tmp_path / "project"
-    (root / "prompts").mkdir(parents=True)
-    for source in (REPO / "prompts").iterdir():
-        if source.is_dir():
-            target = root / "prompts" / source.name
-            target.mkdir()
-            for template in source.glob("*.j2"):
-                (target / template.name).write_bytes(template.read_bytes())
+    shutil.copytree(REPO / "prompts", root / "prompts", ignore=shutil.ignore_patterns("__pycache__"))
     env = {**os.environ, "EVOKD_CACHE": str(tmp_path / "cache" / "teacher.sqlite"), "EVOKD_RUN_DIR":
            str(tmp_path / "run"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "TOKENIZERS_PARALLELISM": "false"}
     env.pop("EVOKD_TEACHER_API_KEY", None)
@@ -127,4 +41,3 @@ def project(tmp_path: Path) -> Project:
     made.write("seeds.jsonl", '{"text": "A warm, funny film.", "label": "positive"}\n'
                               '{"text": "Dull and far too long.", "label": "negative"}\n')
     return made
-

@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-import yaml
-from conftest import NEWS, PARAMS, Project
+from faultkit import NEWS, PARAMS, Project
 
 PREPARE_STAGE = ("stages/prepare.py", "--out", "data/raw")
 IMPORT = ("prepare", "--task", "task.yaml", "--seeds", "seeds.jsonl", "--out", "data/raw")
@@ -123,7 +122,7 @@ def prepared(project: Project, case: Case) -> dict[str, bytes]:
     project.write("news.yaml", NEWS.model_dump(mode="json"))
     project.write("ner.jsonl", NER_LINE % '["B-PER", "O", "O", "B-LOC"]')
     for name, content in case.files.items():
-        project.write(name, content if isinstance(content, str | bytes) else yaml.safe_dump(content))
+        project.write(name, content)
     return project.snapshot()
 
 

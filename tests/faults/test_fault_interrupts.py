@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PARAMS, SENTIMENT, Project, fake_teacher
-from fake_openai import FakeOpenAI, Reply
+from faultkit import PARAMS, REPO, SENTIMENT, FakeOpenAI, Project, Reply, fake_teacher
 
 from evokd.errors import EvokdError
 from evokd.loop.config import LoopConfig
@@ -79,7 +78,7 @@ def test_a_locked_cache_is_a_clear_error_after_the_wait_and_stays_intact(fake: F
     client = TeacherClient(fake_teacher(fake.port), path)
     started = time.monotonic()
     with pytest.raises(EvokdError, match=rf"teacher cache {path} is locked by another process \(waited 0.5 s\)"):
-        generate(client, SENTIMENT, PromptSet(Path(__file__).parents[2] / "prompts", "default"), None, {}, [],
+        generate(client, SENTIMENT, PromptSet(REPO / "prompts", "default"), None, {}, [],
                  LoopConfig(), 13, "r01", "fake-model", n_hard=2, n_easy=0, with_label=False)
     assert time.monotonic() - started < 30
     holder.execute("ROLLBACK")

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import NEWS, REPO, SENTIMENT, fake_teacher
-from fake_openai import FakeOpenAI, Reply
+from faultkit import NEWS, REPO, SENTIMENT, FakeOpenAI, Reply, fake_teacher
 
 from evokd.data import ClassificationSample, NerSample, Provenance
 from evokd.loop.analyze import analyze

@@ -7,8 +7,7 @@ import json
 import threading
 from typing import Any
 
-from conftest import Project
-from fake_openai import FakeOpenAI, Reply
+from faultkit import FakeOpenAI, Project, Reply
 
 from evokd.teacher.server import free_port
 

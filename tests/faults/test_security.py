@@ -10,8 +10,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import REPO, SENTIMENT, Project, fake_teacher
-from fake_openai import FakeOpenAI, Reply
+from faultkit import REPO, SENTIMENT, FakeOpenAI, Project, Reply, fake_teacher
 
 from evokd.data import ClassificationSample
 from evokd.loop.config import LoopConfig
