@@ -160,7 +160,15 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {row['label']} | {len(row['seeds'])} | {row['score_mean']:.3f}{spread} | "
                      f"{_number(row['ratio_to_fullshot'], 2)} | {row['teacher_tokens_mean']:,.0f} | "
                      f"{_number(row['wall_s_mean'], 0)} |")
-    teacher = [record for record in report.get("records", []) if record["method"] == "teacher"]
+    records = report.get("records", [])
+    seeds = sorted({record["seed"] for record in records})
+    if len(seeds) > 1:
+        lines += ["", f"Per seed (test {metric}):", "", "| Method | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+                  "|---|" + "---|" * len(seeds)]
+        for method in ordered_methods(records):
+            score = {record["seed"]: record["score"] for record in records if record["method"] == method}
+            lines.append(f"| {method_label(method)} | " + " | ".join(_number(score.get(s)) for s in seeds) + " |")
+    teacher = [record for record in records if record["method"] == "teacher"]
     if teacher:
         lines += ["", f"Teacher zero-shot: labels {teacher[0]['inputs']} sampled test inputs per seed with the loop's "
                   "labelling prompt (its own cache file); its tokens are evaluation cost, "

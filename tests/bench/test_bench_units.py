@@ -101,6 +101,7 @@ def test_markdown_table_lists_every_method_with_its_numbers():
     assert "| Static (ZeroGen-style) | 60 | 60 | 0.20 | 0.00 | – |" in text
     assert "| EvoKD | 40 | 34 | 0.18 | 0.15 | 0.40, 0.50 |" in text
     assert "100,000 per 1,000 inputs" in text
+    assert "| Seeds only | 0.300 | 0.400 |" in text and "| EvoKD w/o review (replay) | 0.550 | – |" in text
 
 
 def test_plot_writes_a_png(tmp_path: Path):
