@@ -143,6 +143,18 @@ def noise_rows(records: list[Record]) -> list[dict[str, Any]]:
     return rows
 
 
+def variant_of(record: Record) -> str:
+    """The experiment a record came from: an ablation's own, or the main run (EvoKD and the baselines)."""
+    return record["method"] if record["method"] in ABLATIONS else "main"
+
+
+def pending_runs(seeds: list[int], ablations: bool, done: list[Record]) -> list[tuple[int, str]]:
+    """(seed, variant) experiments still to run: main runs for every seed first, then the ablations."""
+    finished = {(record["seed"], variant_of(record)) for record in done}
+    runs = [(seed, "main") for seed in seeds] + [(seed, name) for name in ABLATIONS if ablations for seed in seeds]
+    return [run for run in runs if run not in finished]
+
+
 def _number(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
 
@@ -301,11 +313,13 @@ def run_experiment(repo: Path, name: str, overrides: dict[str, Any], target: str
 
 
 def run_bench(repo: Path, benchmark: str, shots: int, seeds: list[int], rounds: int | None, ablations: bool,
-              out: Path, command: str) -> dict[str, Any]:
+              out: Path, command: str, resume: bool = False) -> dict[str, Any]:
     """Run every experiment, rewriting out/<benchmark>.{json,md,png} after each, and return the report.
 
     params.yaml is reset to its starting text (with --rounds applied) before every run, so the `-S` values of one
-    experiment never leak into the next, and restored at the end.
+    experiment never leak into the next, and restored at the end. With `resume`, the records of an interrupted
+    bench with the same setup are kept and only the missing experiments run (rerunning finished ones would come
+    from DVC's run cache and record the restore time as wall time).
     """
     from evokd.params import load_params, rewrite_rounds
     from evokd.teacher.server import ensure_server, is_serving, start_server, stop_server
@@ -329,8 +343,9 @@ def run_bench(repo: Path, benchmark: str, shots: int, seeds: list[int], rounds: 
             ensure_server(params.teacher)
         report = {"benchmark": benchmark, "shots": shots, "seeds": seeds, "command": command,
                   "setup": setup_line(params, rounds), "started": stamp}
-        runs = [(seed, "main") for seed in seeds] + [(seed, name) for name in ABLATIONS if ablations for seed in seeds]
-        for seed, variant in runs:
+        if resume:
+            records = resumable_records(out / f"{benchmark}.json", report)
+        for seed, variant in pending_runs(seeds, ablations, records):
             overrides: dict[str, Any] = {"seed": seed, "task.benchmark": benchmark, "task.shots": shots}
             if variant != "main":
                 overrides[ABLATIONS[variant][1]] = ABLATIONS[variant][2]
@@ -355,6 +370,19 @@ def run_bench(repo: Path, benchmark: str, shots: int, seeds: list[int], rounds: 
         if started_teacher:
             stop_server(params.teacher)
     return report
+
+
+def resumable_records(path: Path, report: dict[str, Any]) -> list[Record]:
+    """The records of an earlier, interrupted bench at `path`; refused when its setup differs from this one."""
+    if not path.is_file():
+        return []
+    earlier = read_json(path)
+    for key in ("benchmark", "shots", "setup"):
+        if earlier.get(key) != report[key]:
+            raise EvokdError(f"{path}: cannot resume, its {key} is {earlier.get(key)!r}, this bench's is "
+                             f"{report[key]!r}; use another --out")
+    report["started"] = earlier.get("started", report.get("started"))
+    return earlier["records"]
 
 
 def setup_line(params: Any, rounds: int | None) -> str:

@@ -202,7 +202,9 @@ def fullshot(benchmark: str, out: str, max_train: int | None, epochs: float | No
 @click.option("--rounds", type=int, help="Rounds after r00 (default: the chain in params.yaml).")
 @click.option("--ablations", is_flag=True, help="Add one EvoKD experiment per switch turned (see README).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("metrics/bench"), show_default=True)
-def bench(benchmark: str, shots: int, seed_list: str, rounds: int | None, ablations: bool, out: Path) -> None:
+@click.option("--resume", is_flag=True, help="Keep the results of an interrupted bench in OUT; run only the rest.")
+def bench(benchmark: str, shots: int, seed_list: str, rounds: int | None, ablations: bool, out: Path,
+          resume: bool) -> None:
     """Run EvoKD and every baseline over seeds as DVC experiments; write OUT/BENCHMARK.{json,md,png}.
 
     Run it in a git + DVC checkout of the project you can spare: every run is a `dvc exp run` in the workspace.
@@ -217,7 +219,7 @@ def bench(benchmark: str, shots: int, seed_list: str, rounds: int | None, ablati
     command = (f"evokd bench --benchmark {benchmark} --shots {shots} --seeds {','.join(map(str, seeds))}"
                + (f" --rounds {rounds}" if rounds is not None else "") + (" --ablations" if ablations else "")
                + f" --out {out}")
-    run_bench(Path.cwd(), benchmark, shots, seeds, rounds, ablations, out, command)
+    run_bench(Path.cwd(), benchmark, shots, seeds, rounds, ablations, out, command, resume=resume)
     click.echo(f"wrote {out / benchmark}.json, .md and .png")
 
 

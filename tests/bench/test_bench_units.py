@@ -6,7 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from evokd.bench import aggregate, equal_token_curve, markdown, method_seconds, noise_rows, plot, stage_seconds
+from evokd.bench import (
+    aggregate,
+    equal_token_curve,
+    markdown,
+    method_seconds,
+    noise_rows,
+    pending_runs,
+    plot,
+    resumable_records,
+    stage_seconds,
+)
+from evokd.errors import EvokdError
+from evokd.io import atomic_write_json
 
 
 def record(method: str, seed: int, score: float, tokens: int = 0, wall: float | None = 10.0, **extra) -> dict:
@@ -108,3 +120,21 @@ def test_plot_writes_a_png(tmp_path: Path):
     path = tmp_path / "plot.png"
     plot(report_of(RECORDS), RECORDS, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_pending_runs_puts_main_runs_first_and_skips_finished_experiments():
+    assert pending_runs([1, 2], False, []) == [(1, "main"), (2, "main")]
+    everything = pending_runs([1, 2], True, [])
+    assert everything[:2] == [(1, "main"), (2, "main")] and (2, "init") in everything and len(everything) == 12
+    # seed 1's main run (EvoKD + baselines) and its review ablation are done; nothing else is
+    left = pending_runs([1, 2], True, [r for r in RECORDS if r["seed"] == 1])
+    assert (1, "main") not in left and (1, "no_review") not in left and (2, "main") in left and len(left) == 10
+
+
+def test_resume_keeps_records_of_the_same_setup_only(tmp_path: Path):
+    path = tmp_path / "rotten_tomatoes.json"
+    assert resumable_records(path, report_of([])) == []
+    atomic_write_json(path, report_of(RECORDS))
+    assert resumable_records(path, report_of([])) == RECORDS
+    with pytest.raises(EvokdError, match="cannot resume, its setup"):
+        resumable_records(path, {**report_of([]), "setup": "bigger"})
