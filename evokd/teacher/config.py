@@ -31,7 +31,7 @@ class TeacherConfig(BaseModel):
     # evokd never starts or stops a server and host/port are not used.
     endpoint: str | None = None
     api_key_env: str | None = "EVOKD_TEACHER_API_KEY"  # the NAME of the variable that holds the key
-    max_model_len: int = Field(2048, gt=0)
+    max_model_len: int = Field(4096, gt=0)
     seed: int = 0  # the server's default seed; every request also carries its own
     gpu_memory_utilization: float = Field(0.5, gt=0, le=1)
     concurrency: int = Field(16, ge=1)
