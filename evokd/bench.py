@@ -243,6 +243,35 @@ def plot(report: dict[str, Any], records: list[Record], path: Path) -> None:
     plt.close(figure)
 
 
+def comparison_curves(evokd_by_round: list[dict[str, Any]], evokd_by_tokens: list[dict[str, Any]],
+                      baselines: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The rows of one workspace's comparison plots (long form: one row per method and point).
+
+    by_round (round 0 is r00): EvoKD per round, static at the same cumulative tokens (its curve has one mark per
+    EvoKD round) and the single-score baselines as flat lines. by_tokens: EvoKD and static against cumulative
+    teacher tokens, with AugGPT as one point at its budget.
+    """
+    rounds = len(evokd_by_round)
+    by_round = [{"round": index, "method": LABELS["evokd"], "score": p["score"]}
+                for index, p in enumerate(evokd_by_round)]
+    by_tokens = [{"teacher_tokens": p["teacher_tokens"], "method": LABELS["evokd"], "score": p["score"]}
+                 for p in evokd_by_tokens]
+    static_curve = baselines.get("static", {}).get("curve") or []
+    if len(static_curve) == rounds:
+        by_round += [{"round": index, "method": LABELS["static"], "score": point["score"]}
+                     for index, point in enumerate(static_curve)]
+    by_tokens += [{"teacher_tokens": p["teacher_tokens"], "method": LABELS["static"], "score": p["score"]}
+                  for p in static_curve]
+    for method in ("auggpt", "seeds", "teacher", "fullshot"):
+        if method in baselines:
+            by_round += [{"round": index, "method": LABELS[method], "score": baselines[method]["score"]}
+                         for index in range(rounds)]
+    if "auggpt" in baselines:
+        by_tokens.append({"teacher_tokens": baselines["auggpt"]["teacher_tokens"], "method": LABELS["auggpt"],
+                          "score": baselines["auggpt"]["score"]})
+    return {"score_by_round": by_round, "score_by_tokens": by_tokens}
+
+
 # ---- reading one run's results from the workspace --------------------------------------------------------
 
 

@@ -24,9 +24,11 @@ from evokd.teacher.client import TeacherClient
 @click.option("--out-model", type=click.Path(path_type=Path), required=True)
 @click.option("--out-dir", type=click.Path(path_type=Path), required=True, help="data/rounds/r00")
 @click.option("--metrics", type=click.Path(path_type=Path), required=True)
+@click.option("--confusion", type=click.Path(path_type=Path), required=True,
+              help="the student's test confusion rows (the report plots the final round's)")
 @click.option("--debug", is_flag=True)
 def main(task: Path, seeds: Path, test: Path, prompts_dir: Path, out_model: Path, out_dir: Path, metrics: Path,
-         debug: bool) -> None:
+         confusion: Path, debug: bool) -> None:
     params = load_params()
     task_spec = load_task(task)
     gold_seeds, gold_test = read_samples(seeds, task_spec), read_samples(test, task_spec)
@@ -36,7 +38,8 @@ def main(task: Path, seeds: Path, test: Path, prompts_dir: Path, out_model: Path
         params.teacher.served_name)
     stop_teacher_if_asked(params.teacher)
     round_metrics = train_and_evaluate(task_spec, [*gold_seeds, *init_samples], gold_test,
-                                       params.student, out_model, init_from=None, seed=params.seed)
+                                       params.student, out_model, init_from=None, seed=params.seed,
+                                       confusion_path=confusion)
     probe, probe_scores = probe_student(task_spec, out_model, batch)
     write_jsonl(out_dir / "generated.jsonl", [item.model_dump() for item in inputs])
     write_samples(out_dir / "labeled.jsonl", batch)

@@ -6,7 +6,7 @@ import click
 
 from evokd.cli import run_command
 from evokd.data import load_task
-from evokd.io import atomic_write_json
+from evokd.io import atomic_write_json, read_json
 from evokd.loop.bootstrap import ROUND
 from evokd.loop.report import build_report
 from evokd.params import load_params
@@ -16,14 +16,20 @@ from evokd.params import load_params
 @click.option("--task", type=click.Path(path_type=Path), required=True)
 @click.option("--rounds-dir", type=click.Path(path_type=Path), required=True)
 @click.option("--metrics-dir", type=click.Path(path_type=Path), required=True)
+@click.option("--confusion-dir", type=click.Path(path_type=Path), required=True,
+              help="metrics/confusion: the test confusion rows of every round")
 @click.option("--summary", type=click.Path(path_type=Path), required=True)
 @click.option("--plots-dir", type=click.Path(path_type=Path), required=True)
 @click.option("--debug", is_flag=True)
-def main(task: Path, rounds_dir: Path, metrics_dir: Path, summary: Path, plots_dir: Path, debug: bool) -> None:
+def main(task: Path, rounds_dir: Path, metrics_dir: Path, confusion_dir: Path, summary: Path, plots_dir: Path,
+         debug: bool) -> None:
     params = load_params()
     report = build_report(load_task(task), [ROUND, *params.round_order()], rounds_dir, metrics_dir)
     for name in ("score_by_round", "score_by_tokens", "per_label_f1", "samples_per_label"):
         atomic_write_json(plots_dir / f"{name}.json", report[name])
+    final_round = report["summary"]["final_round"]
+    if final_round is not None:
+        atomic_write_json(plots_dir / "confusion.json", read_json(confusion_dir / f"{final_round}.json"))
     atomic_write_json(summary, report["summary"])
 
 

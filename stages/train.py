@@ -25,10 +25,12 @@ from evokd.params import load_params
 @click.option("--out-probe-scores", type=click.Path(path_type=Path), required=True)
 @click.option("--out-pool", type=click.Path(path_type=Path), required=True)
 @click.option("--metrics", type=click.Path(path_type=Path), required=True)
+@click.option("--confusion", type=click.Path(path_type=Path), required=True,
+              help="the student's test confusion rows (the report plots the final round's)")
 @click.option("--debug", is_flag=True)
 def main(round_name: str, task: Path, batch: Path, pool: Path, seeds: Path, test: Path, prev_model: Path,
          out_model: Path, out_probe: Path, out_probe_scores: Path, out_pool: Path, metrics: Path,
-         debug: bool) -> None:
+         confusion: Path, debug: bool) -> None:
     params = load_params()
     stop_teacher_if_asked(params.teacher)
     task_spec = load_task(task)
@@ -37,7 +39,8 @@ def main(round_name: str, task: Path, batch: Path, pool: Path, seeds: Path, test
     train_samples = training_mix(new_batch, earlier, gold_seeds, params.loop,
                                  derive_seed(params.seed, round_name, "review"))
     round_metrics = train_and_evaluate(task_spec, train_samples, read_samples(test, task_spec), params.student,
-                                       out_model, init_from=prev_model, seed=params.seed)
+                                       out_model, init_from=prev_model, seed=params.seed,
+                                       confusion_path=confusion)
     write_jsonl(out_probe, probe)
     atomic_write_json(out_probe_scores, probe_scores)
     write_samples(out_pool, [*earlier, *new_batch])

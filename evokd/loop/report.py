@@ -84,6 +84,7 @@ def build_report(task: TaskSpec, rounds: list[str], rounds_dir: Path, metrics_di
         "final_score": scores[-1] if scores else None,
         "best_score": scores[best] if best is not None else None,
         "best_round": done[best] if best is not None else None,
+        "final_round": done[-1] if done else None,
         "teacher_tokens": cumulative_tokens,
         "samples_kept": kept,
         "rejection_rate": rejected / requested if requested else 0.0,

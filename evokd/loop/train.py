@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from evokd.data import NerSample, Sample, TaskSpec
+from evokd.io import atomic_write_json
 from evokd.loop.common import entities_display, sample_gold_display, sample_text
 from evokd.loop.config import LoopConfig
 from evokd.student.card import write_model_card
 from evokd.student.config import StudentConfig
-from evokd.student.metrics import score
+from evokd.student.metrics import confusion_rows, score
 from evokd.student.predict import Prediction, predict
 from evokd.student.train import train_student
 
@@ -61,12 +62,16 @@ def training_mix(batch: list[Sample], pool: list[Sample], seeds: list[Sample], c
 
 
 def train_and_evaluate(task: TaskSpec, train_samples: list[Sample], test: list[Sample], student: StudentConfig,
-                       out_dir: Path, init_from: Path | None, seed: int) -> dict[str, Any]:
+                       out_dir: Path, init_from: Path | None, seed: int,
+                       confusion_path: Path | None = None) -> dict[str, Any]:
     """Train (continuing from `init_from`), then score on the test set; returns the round's metrics.
 
-    The checkpoint's model card is rewritten with the test scores."""
+    The checkpoint's model card is rewritten with the test scores; `confusion_path` gets the test confusion rows."""
     log = train_student(task, train_samples, student, out_dir, init_from=init_from, seed=seed)
-    test_scores = score(task, test, predict(out_dir, task, test))
+    predictions = predict(out_dir, task, test)
+    test_scores = score(task, test, predictions)
+    if confusion_path is not None:
+        atomic_write_json(confusion_path, confusion_rows(task, test, predictions))
     write_model_card(out_dir, test_scores)
     return {"test": test_scores, "train": {"samples": len(train_samples), **log}}
 

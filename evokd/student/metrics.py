@@ -28,6 +28,24 @@ def score(task: TaskSpec, gold: Sequence[Sample], predictions: Sequence[Predicti
     return _score_classification([s.label for s in gold], [p.label or "" for p in predictions])  # type: ignore[union-attr]
 
 
+def confusion_rows(task: TaskSpec, gold: Sequence[Sample], predictions: Sequence[Prediction]) -> list[dict[str, str]]:
+    """Raw {actual, predicted} rows, the form DVC's `confusion` plot template counts itself.
+
+    Classification: one row per sample. NER: one row per token by entity type (B-/I- dropped), leaving out tokens
+    that are O in both, which would otherwise swamp the matrix.
+    """
+    if task.kind != "ner":
+        return [{"actual": sample.label, "predicted": prediction.label or ""}  # type: ignore[union-attr]
+                for sample, prediction in zip(gold, predictions, strict=True)]
+    rows = []
+    for sample, prediction in zip(gold, predictions, strict=True):
+        for actual, predicted in zip(sample.tags, prediction.tags or [], strict=True):  # type: ignore[union-attr]
+            if actual != "O" or predicted != "O":
+                rows.append({"actual": actual.removeprefix("B-").removeprefix("I-"),
+                             "predicted": predicted.removeprefix("B-").removeprefix("I-")})
+    return rows
+
+
 def _score_classification(y_true: list[str], y_pred: list[str]) -> dict[str, Any]:
     from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 

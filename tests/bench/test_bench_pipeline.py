@@ -87,3 +87,21 @@ def test_test_texts_reach_the_teacher_only_through_the_evaluation_cache(benched:
     assert "baseline-teacher" not in loop_stages and {"bootstrap", "baseline-static"} <= loop_stages
     predictions = [json.loads(line) for line in (root / "data" / "baselines" / "teacher.jsonl").open()]
     assert len(predictions) == TINY["bench"]["teacher_test_size"]
+
+
+def test_compare_stage_draws_evokd_against_static_and_fullshot(benched: tuple[Path, Path]):
+    root, _ = benched
+    records = {r["method"]: r for r in read_json(root / "metrics" / "bench" / "rotten_tomatoes.json")["records"]}
+    by_round = read_json(root / "metrics" / "comparison" / "score_by_round.json")
+    lines: dict[str, list[float]] = {}
+    for row in by_round:
+        lines.setdefault(row["method"], []).append(row["score"])
+    assert lines["EvoKD"] == [point["score"] for point in records["evokd"]["curve"]]
+    assert lines["Static (ZeroGen-style)"] == [point["score"] for point in records["static"]["curve"]]
+    assert lines["Full-shot student (upper bound)"] == [records["fullshot"]["score"]] * 2
+    by_tokens = read_json(root / "metrics" / "comparison" / "score_by_tokens.json")
+    assert {row["method"] for row in by_tokens} == {"EvoKD", "Static (ZeroGen-style)", "AugGPT"}
+    out = root / "plots_html"
+    run(["dvc", "plots", "show", "-o", str(out)], root, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+    page = (out / "index.html").read_text()
+    assert "Test score by round, with the baselines" in page and "EvoKD vs static" in page

@@ -8,6 +8,7 @@ import pytest
 
 from evokd.bench import (
     aggregate,
+    comparison_curves,
     equal_token_curve,
     markdown,
     method_seconds,
@@ -138,3 +139,23 @@ def test_resume_keeps_records_of_the_same_setup_only(tmp_path: Path):
     assert resumable_records(path, report_of([])) == RECORDS
     with pytest.raises(EvokdError, match="cannot resume, its setup"):
         resumable_records(path, {**report_of([]), "setup": "bigger"})
+
+
+def test_comparison_curves_put_baselines_next_to_evokd():
+    by_round = [{"round": "r00", "step": 0, "score": 0.5}, {"round": "r01", "step": 1, "score": 0.6}]
+    by_tokens = [{"round": "r00", "teacher_tokens": 100, "score": 0.5}, {"round": "r01", "teacher_tokens": 250,
+                                                                         "score": 0.6}]
+    baselines = {"static": {"score": 0.55, "teacher_tokens": 260, "curve": curve((110, 0.45), (260, 0.55))},
+                 "auggpt": {"score": 0.52, "teacher_tokens": 240}, "fullshot": {"score": 0.9, "teacher_tokens": 0}}
+    curves = comparison_curves(by_round, by_tokens, baselines)
+    lines = {}
+    for row in curves["score_by_round"]:
+        lines.setdefault(row["method"], []).append((row["round"], row["score"]))
+    assert lines == {"EvoKD": [(0, 0.5), (1, 0.6)], "Static (ZeroGen-style)": [(0, 0.45), (1, 0.55)],
+                     "AugGPT": [(0, 0.52), (1, 0.52)], "Full-shot student (upper bound)": [(0, 0.9), (1, 0.9)]}
+    points = {(row["method"], row["teacher_tokens"], row["score"]) for row in curves["score_by_tokens"]}
+    assert points == {("EvoKD", 100, 0.5), ("EvoKD", 250, 0.6), ("Static (ZeroGen-style)", 110, 0.45),
+                      ("Static (ZeroGen-style)", 260, 0.55), ("AugGPT", 240, 0.52)}
+    # a static curve that does not match the rounds (another run's) is left off the by-round plot
+    mismatched = comparison_curves(by_round[:1], by_tokens[:1], {"static": baselines["static"]})
+    assert {row["method"] for row in mismatched["score_by_round"]} == {"EvoKD"}

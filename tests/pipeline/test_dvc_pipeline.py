@@ -48,6 +48,13 @@ def test_repro_runs_every_round_and_leaves_dvc_clean(project: Path, pipeline_env
         assert 0.0 <= metrics["test"]["score"] <= 1.0 and set(metrics["test"]["per_label"]) == {"fresh", "rotten"}
         assert (project / "models" / round_name / "config.json").is_file()
     assert (project / "data" / "rounds" / "r01" / "analysis.json").is_file()
+    # the confusion plot holds the final student's test predictions: one row per test sample, labels of the task
+    confusion = read_json(project / "metrics" / "plots" / "confusion.json")
+    assert summary["final_round"] == "r02" and confusion == read_json(project / "metrics" / "confusion" / "r02.json")
+    test_size = len(read_samples(project / "data" / "raw" / "test.jsonl", load_task(project / "data/raw/task.yaml")))
+    assert len(confusion) == test_size
+    assert {row["actual"] for row in confusion} == {"fresh", "rotten"}
+    assert {row["predicted"] for row in confusion} <= {"fresh", "rotten"}
     status = run(["dvc", "status", "--json"], project, env=pipeline_env["env"])
     assert json.loads(status.stdout) == {}
     # every round's checkpoint loads with transformers.pipeline as it is
@@ -55,7 +62,8 @@ def test_repro_runs_every_round_and_leaves_dvc_clean(project: Path, pipeline_env
     assert classify("A warm, funny, beautifully made film.")[0]["label"] in {"fresh", "rotten"}
     # the plots dvc.yaml declares render
     run(["dvc", "plots", "show", "-o", str(project / "plots_html")], project, env=pipeline_env["env"])
-    assert (project / "plots_html" / "index.html").is_file()
+    page = (project / "plots_html" / "index.html").read_text()
+    assert "Confusion matrix of the final student" in page and "Test score by round" in page
 
 
 def test_gold_test_set_never_reaches_the_teacher(project: Path, pipeline_env: dict):

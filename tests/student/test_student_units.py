@@ -9,7 +9,7 @@ import pytest
 from evokd.data import ClassificationSample, LabelSpec, NerSample, TaskSpec
 from evokd.errors import EvokdError
 from evokd.student.config import StudentConfig, resolve_base_model, student_config
-from evokd.student.metrics import score
+from evokd.student.metrics import confusion_rows, score
 from evokd.student.ner import IGNORE, align_labels, first_subtokens, repair_iob2
 from evokd.student.predict import Prediction
 from evokd.student.train import train_student
@@ -98,6 +98,15 @@ def test_classification_scores() -> None:
     assert result["per_label"]["b"]["f1"] == pytest.approx(0.8)
     assert result["macro_f1"] == result["score"] == pytest.approx((2 / 3 + 0.8) / 2)
     assert "c" not in result["per_label"]  # neither in the gold nor predicted
+
+
+def test_confusion_rows_one_per_sample_or_entity_token() -> None:
+    gold = [ClassificationSample(text="x", label=label) for label in ("a", "b")]
+    pred = [Prediction(label=label, tags=None, probs=None, confidence=1.0) for label in ("b", "b")]
+    assert confusion_rows(AB, gold, pred) == [{"actual": "a", "predicted": "b"}, {"actual": "b", "predicted": "b"}]
+    rows = confusion_rows(NEWS, ner([["B-PER", "I-PER", "O", "O"]]), tagged([["B-PER", "B-ORG", "B-LOC", "O"]]))
+    assert rows == [{"actual": "PER", "predicted": "PER"}, {"actual": "PER", "predicted": "ORG"},
+                    {"actual": "O", "predicted": "LOC"}]
 
 
 def test_score_checks_lengths_and_kinds() -> None:

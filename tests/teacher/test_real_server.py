@@ -87,3 +87,19 @@ def test_a_server_with_another_model_is_refused(teacher_server: TeacherConfig) -
     ensure_server(teacher_server)  # the right model: nothing to do
     with pytest.raises(TeacherUnavailable, match=r"serves \['smollm2-135m-instruct'\], not 'gpt-4o'"):
         ensure_server(teacher_server.model_copy(update={"served_name": "gpt-4o"}))
+
+
+def test_plan_counts_prompt_tokens_with_the_teachers_tokenizer(teacher_server: TeacherConfig) -> None:
+    """`evokd plan` asks the server's /tokenize: the count is the chat template's, not the characters / 4 guess."""
+    from transformers import AutoTokenizer
+
+    from evokd.plan import TokenCounter
+
+    messages = [{"role": "system", "content": "You label movie reviews."},
+                {"role": "user", "content": "Label this review: 'A quietly devastating, beautifully acted film.'"}]
+    counter = TokenCounter(teacher_server)
+    assert counter.method == f"teacher tokenizer ({teacher_server.served_name} via /tokenize)"
+    tokenizer = AutoTokenizer.from_pretrained(models_dir() / "smollm2-135m-instruct")
+    expected = len(tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"])
+    assert counter.count(messages) == expected
+    assert expected != TokenCounter(None).count(messages)
