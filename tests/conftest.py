@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fake_openai import FakeOpenAI
+from tenacity import wait_none
 
+from evokd.teacher import client as client_module
 from evokd.teacher.config import TeacherConfig
 
 # ---- teacher ---------------------------------------------------------------------------------------------
@@ -39,3 +42,20 @@ def teacher_server(_teacher_environment: None) -> Iterator[TeacherConfig]:
         yield config
     finally:
         stop_server(config)
+
+
+# ---- fake teacher (client and fault tests) ---------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process client retries still happen, without the real exponential waits (stage subprocesses keep them)."""
+    monkeypatch.setattr(client_module, "RETRY_WAIT", wait_none())
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    """A scriptable OpenAI-compatible server on loopback (tests/fake_openai.py) for fault injection."""
+    server = FakeOpenAI("fake-model").start()
+    yield server
+    server.stop()

@@ -4,27 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from faultkit import PARAMS, REPO, SENTIMENT, FakeOpenAI, Project
-from tenacity import wait_none
-
-from evokd.teacher import client as client_module
-
-
-@pytest.fixture(autouse=True)
-def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Transport retries still happen in-process, without the real exponential waits."""
-    monkeypatch.setattr(client_module, "RETRY_WAIT", wait_none())
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI("fake-model").start()
-    yield server
-    server.stop()
+from faultkit import PARAMS, REPO, SENTIMENT, Project
 
 
 @pytest.fixture

@@ -12,14 +12,12 @@ import sys
 from pathlib import Path
 
 import yaml
+from fake_openai import FakeOpenAI, Reply
 
 from evokd.data import LabelSpec, TaskSpec
 from evokd.teacher.config import TeacherConfig
 
 REPO = Path(__file__).resolve().parents[2]
-# one fake server for all test folders: tests/teacher/fake_openai.py (a script too, see its docstring)
-sys.path.insert(0, str(REPO / "tests" / "teacher"))
-from fake_openai import FakeOpenAI, Reply  # noqa: E402
 
 __all__ = ["NEWS", "PARAMS", "REPO", "SENTIMENT", "FakeOpenAI", "Project", "Reply", "fake_teacher"]
 

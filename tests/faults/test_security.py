@@ -69,7 +69,7 @@ def test_the_server_log_state_and_command_line_never_show_the_key(monkeypatch: p
                                                                  tmp_path: Path) -> None:
     monkeypatch.setenv("EVOKD_RUN_DIR", str(tmp_path / "run"))
     monkeypatch.setenv("EVOKD_TEACHER_API_KEY", MARKER)
-    script = REPO / "tests" / "teacher" / "fake_openai.py"
+    script = REPO / "tests" / "fake_openai.py"
     monkeypatch.setattr(server, "server_command", lambda config, model: [
         sys.executable, str(script), "--port", str(config.port), "--model", config.served_name])
     config = TeacherConfig(model="org/fake", served_name="fake-model", port=server.free_port(), startup_timeout=30)

@@ -1,28 +1,13 @@
-"""Fixtures of the teacher tests: a scriptable fake OpenAI server and configs pointing at it."""
+"""Fixtures of the teacher tests: configs pointing at the fake server (`fake`, in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from fake_openai import FakeOpenAI
-from tenacity import wait_none
 
-from evokd.teacher import client as client_module
 from evokd.teacher.config import TeacherConfig
-
-
-@pytest.fixture(autouse=True)
-def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries still happen, without the real exponential waits."""
-    monkeypatch.setattr(client_module, "RETRY_WAIT", wait_none())
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI("fake-model").start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from evokd.errors import TeacherUnavailable
 from evokd.teacher import server, watchdog
 from evokd.teacher.config import TeacherConfig
 
-FAKE_SCRIPT = Path(__file__).with_name("fake_openai.py")
+FAKE_SCRIPT = Path(__file__).parents[1] / "fake_openai.py"
 
 
 def fake_command(config: TeacherConfig, model: str) -> list[str]:
