@@ -15,13 +15,14 @@ import re
 import statistics
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from evokd.errors import EvokdError
 from evokd.io import atomic_write_json, atomic_write_text, read_json
-from evokd.loop.report import round_rejects
+from evokd.loop.report import round_rejects, samples_per_label
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +125,9 @@ def equal_token_curve(records: list[Record]) -> list[dict[str, Any]]:
 
 def noise_rows(records: list[Record]) -> list[dict[str, Any]]:
     """Where teacher data goes wrong, per method with teacher-written data: labels that disagree with the label
-    the input was written for, inputs rejected (failed, too short/long, duplicate), and for EvoKD the share of
-    each new batch that fooled the previous student (probe, teacher labels as reference)."""
+    the input was written for, the most frequent label and its share (a teacher that gives one label to everything
+    leaves the student nothing to learn), inputs rejected (failed, too short/long, duplicate), and for EvoKD the
+    share of each new batch that fooled the previous student (probe, teacher labels as reference)."""
     rows = []
     for method in ordered_methods(records):
         mine = [record["diagnostics"] for record in records if record["method"] == method and
@@ -135,7 +137,13 @@ def noise_rows(records: list[Record]) -> list[dict[str, Any]]:
         total = {key: sum(d.get(key, 0) for d in mine) for key in ("requested", "labelled", "disagreements",
                                                                      "rejected")}
         fooled = [d["fooled_rate"] for d in mine if d.get("fooled_rate")]  # per seed, by round (r00 first)
+        label_counts: Counter[str] = Counter()
+        for diagnostics in mine:
+            label_counts.update(diagnostics.get("label_counts", {}))
+        top = label_counts.most_common(1)
         rows.append({"method": method, "label": method_label(method), **total,
+                     "top_label": top[0][0] if top else None,
+                     "top_label_share": top[0][1] / label_counts.total() if top else None,
                      "disagreement_rate": total["disagreements"] / total["labelled"] if total["labelled"] else None,
                      "rejection_rate": total["rejected"] / total["requested"],
                      "fooled_rate_by_round": [statistics.fmean(values) for values in zip(*fooled, strict=False)]
@@ -195,16 +203,18 @@ def markdown(report: dict[str, Any]) -> str:
                          f"{_number(row['static_tokens'], 0)} | {_number(row['static_score'])} |")
     if report["noise"]:
         lines += ["", "## Teacher data quality", "",
-                  "Disagreement: the label the teacher gave differs from the label it wrote the input for. Rejected: "
-                  "failed answers, length limits, duplicates. Fooled: share of each new EvoKD batch the previous "
-                  "student got wrong (teacher labels as reference), by round.", "",
-                  "| Method | Inputs requested | Labelled | Disagreement rate | Rejection rate | Fooled rate by round "
-                  "|",
-                  "|---|---|---|---|---|---|"]
+                  "Disagreement: the label the teacher gave differs from the label it wrote the input for. Top label: "
+                  "the most frequent label in the teacher-labelled data and its share. Rejected: failed answers, "
+                  "length limits, duplicates. Fooled: share of each new EvoKD batch the previous student got wrong "
+                  "(teacher labels as reference), by round.", "",
+                  "| Method | Inputs requested | Labelled | Disagreement rate | Top label (share) | Rejection rate "
+                  "| Fooled rate by round |",
+                  "|---|---|---|---|---|---|---|"]
         for row in report["noise"]:
             fooled = ", ".join(f"{value:.2f}" for value in row["fooled_rate_by_round"] or []) or "–"
+            top = f"{row['top_label']} ({row['top_label_share']:.2f})" if row.get("top_label") else "–"
             lines.append(f"| {row['label']} | {row['requested']} | {row['labelled']} | "
-                         f"{_number(row['disagreement_rate'], 2)} | {row['rejection_rate']:.2f} | {fooled} |")
+                         f"{_number(row['disagreement_rate'], 2)} | {top} | {row['rejection_rate']:.2f} | {fooled} |")
     return "\n".join(lines) + "\n"
 
 
@@ -280,8 +290,10 @@ def evokd_result(repo: Path) -> dict[str, Any]:
     summary = read_json(repo / "metrics" / "summary.json")
     by_round = read_json(repo / "metrics" / "plots" / "score_by_round.json")
     requested = rejected = labelled = disagreements = 0
+    label_counts: Counter[str] = Counter()
     for point in by_round:
         folder = repo / "data" / "rounds" / point["round"]
+        label_counts.update(labelled_counts(repo, folder / "labeled.jsonl"))
         stats = (read_json(folder / "label_stats.json") if (folder / "label_stats.json").is_file()
                  else read_json(folder / "bootstrap_stats.json")["label"])
         round_requested, round_rejected = round_rejects(folder)
@@ -291,8 +303,16 @@ def evokd_result(repo: Path) -> dict[str, Any]:
             "curve": [{"round": p["round"], "teacher_tokens": p["teacher_tokens"], "score": p["score"]}
                       for p in read_json(repo / "metrics" / "plots" / "score_by_tokens.json")],
             "diagnostics": {"requested": requested, "rejected": rejected, "labelled": labelled,
-                            "disagreements": disagreements,
+                            "disagreements": disagreements, "label_counts": dict(label_counts),
                             "fooled_rate": [p["fooled_rate"] for p in by_round]}}
+
+
+def labelled_counts(repo: Path, path: Path) -> dict[str, int]:
+    """Samples per label (entity mentions per type for NER) in one file of teacher-labelled samples."""
+    from evokd.data import load_task, read_samples
+
+    task = load_task(repo / "data" / "raw" / "task.yaml")
+    return dict(samples_per_label(task, read_samples(path, task)))
 
 
 def baseline_result(repo: Path, name: str) -> dict[str, Any]:
@@ -302,7 +322,8 @@ def baseline_result(repo: Path, name: str) -> dict[str, Any]:
     if counts:
         result["diagnostics"] = {"requested": counts.get("requested", 0), "labelled": counts.get("kept", 0),
                                  "disagreements": counts.get("disagreements", 0),
-                                 "rejected": sum(v for k, v in counts.items() if k.startswith("reject:"))}
+                                 "rejected": sum(v for k, v in counts.items() if k.startswith("reject:")),
+                                 "label_counts": labelled_counts(repo, repo / "data" / "baselines" / f"{name}.jsonl")}
     if name == "teacher":
         result["tokens_per_1000_inputs"] = metrics["tokens_per_1000_inputs"]
         result["inputs"] = metrics["inputs"]

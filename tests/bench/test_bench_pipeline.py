@@ -55,6 +55,11 @@ def test_bench_writes_every_method_with_its_numbers(benched: tuple[Path, Path]):
         assert record["seed"] == 5 and 0.0 <= record["score"] <= 1.0, record["method"]
         assert record["wall_s"] and record["wall_s"] > 0, record["method"]
     assert [row["round"] for row in report["equal_tokens"]] == ["r00", "r01"]
+    for record in report["records"]:  # label counts read back from the labelled data match the stage counts
+        if record["method"] in ("evokd", "static", "auggpt"):
+            diagnostics = record["diagnostics"]
+            assert set(diagnostics["label_counts"]) <= {"fresh", "rotten"}, record["method"]
+            assert sum(diagnostics["label_counts"].values()) == diagnostics["labelled"], record["method"]
     text = (root / "metrics" / "bench" / "rotten_tomatoes.md").read_text()
     assert "| EvoKD |" in text and "| EvoKD w/o review (replay) |" in text and "| Full-shot student" in text
     assert (root / "metrics" / "bench" / "rotten_tomatoes.png").stat().st_size > 0

@@ -29,6 +29,7 @@ def record(method: str, seed: int, score: float, tokens: int = 0, wall: float | 
 def noise(requested: int, labelled: int, disagreements: int, rejected: int, fooled: list[float] | None = None
           ) -> dict:
     return {"requested": requested, "labelled": labelled, "disagreements": disagreements, "rejected": rejected,
+            "label_counts": {"fresh": labelled - disagreements, "rotten": disagreements},
             **({"fooled_rate": fooled} if fooled else {})}
 
 
@@ -97,6 +98,7 @@ def test_noise_rows_sum_over_seeds_and_average_fooled_rate_by_round():
     assert rows["evokd"]["fooled_rate_by_round"] == pytest.approx([0.4, 0.5])
     assert rows["static"]["disagreement_rate"] == pytest.approx(12 / 60)
     assert rows["static"]["fooled_rate_by_round"] is None
+    assert (rows["evokd"]["top_label"], rows["evokd"]["top_label_share"]) == ("fresh", pytest.approx(28 / 34))
 
 
 def report_of(records: list[dict]) -> dict:
@@ -111,8 +113,8 @@ def test_markdown_table_lists_every_method_with_its_numbers():
     assert "| EvoKD | 2 | 0.650 ± 0.071 | 0.76 | 320 | 110 |" in text
     assert "| EvoKD w/o review (replay) | 1 | 0.550 | 0.65 | 300 | 90 |" in text
     assert "| r01 | 2 | 320 | 0.650 | 330 | 0.550 |" in text
-    assert "| Static (ZeroGen-style) | 60 | 60 | 0.20 | 0.00 | – |" in text
-    assert "| EvoKD | 40 | 34 | 0.18 | 0.15 | 0.40, 0.50 |" in text
+    assert "| Static (ZeroGen-style) | 60 | 60 | 0.20 | fresh (0.80) | 0.00 | – |" in text
+    assert "| EvoKD | 40 | 34 | 0.18 | fresh (0.82) | 0.15 | 0.40, 0.50 |" in text
     assert "100,000 per 1,000 inputs" in text
     assert "| Seeds only | 0.300 | 0.400 |" in text and "| EvoKD w/o review (replay) | 0.550 | – |" in text
 
