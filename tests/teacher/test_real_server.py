@@ -103,3 +103,15 @@ def test_plan_counts_prompt_tokens_with_the_teachers_tokenizer(teacher_server: T
     expected = len(tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"])
     assert counter.count(messages) == expected
     assert expected != TokenCounter(None).count(messages)
+
+
+def test_a_seeded_request_longer_than_one_prefill_chunk_is_answered(teacher_server: TeacherConfig,
+                                                                   tmp_path: Path) -> None:
+    """Banking77's analysis prompt (~3,100 tokens) once killed the CPU engine: a seeded request whose prefill is
+    split over scheduler steps. The server now prefills a whole prompt in one step."""
+    filler = " ".join(f"review{i} was fine." for i in range(700))  # ~2,800 tokens with the chat template
+    prompt = [{"role": "user", "content": f"{filler}\nWrite a one-line movie review as JSON with its sentiment."}]
+    client = TeacherClient(teacher_server, tmp_path / "cache.sqlite", stage="test")
+    [result] = client.run([ChatRequest(prompt, Review, seed=7)])
+    assert result.error is None and isinstance(result.value, Review)
+    assert result.prompt_tokens > 2048
