@@ -6,14 +6,13 @@ Errors the user can act on (EvokdError) print as one line and exit 2; `--debug` 
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import traceback
 from pathlib import Path
-from types import FrameType
 
 import click
 
+from evokd import interrupts
 from evokd.errors import EvokdError
 
 
@@ -27,20 +26,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    """Python's default SIGTERM kills without unwinding; exiting instead runs the finally blocks and context
-    managers, so atomic writers remove their temporary files and leave the previous outputs as they were."""
-    click.echo(f"Terminated by {signal.Signals(signum).name}; outputs left as they were.", err=True)
-    sys.exit(128 + signum)
-
-
 def run_command(command: click.Command) -> None:
     """Run a click command the evokd way: EvokdError -> one line on stderr and exit 2 (traceback with --debug).
 
     Ctrl-C exits 130 and SIGTERM 143, both after cleanup (no partial output is left where DVC would see it).
     """
     debug = "--debug" in sys.argv[1:]
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    interrupts.install()
     try:
         command.main(standalone_mode=False)
     except click.exceptions.Abort:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from evokd import interrupts
 from evokd.data import ClassificationSample, NerSample, Sample, TaskSpec, save_task
 from evokd.errors import EvokdError
 from evokd.io import atomic_directory
@@ -131,7 +132,11 @@ def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConf
     `config.base_model`. Returns the training log, which is also saved as train_log.json in the checkpoint
     (there with a `data` provenance summary), next to task.yaml and a model card (README.md).
     """
-    from transformers import Trainer, set_seed
+    from transformers import Trainer, TrainerCallback, set_seed
+
+    class StopOnSignal(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            interrupts.exit_if_signalled()
 
     if not samples:
         raise EvokdError("no training samples")
@@ -144,7 +149,7 @@ def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConf
     with tempfile.TemporaryDirectory(prefix="evokd-train-") as scratch:
         trainer = Trainer(model=model, args=training_arguments(config, scratch, seed, group_by_length=True),
                           train_dataset=features, data_collator=collator(task, tokenizer),
-                          processing_class=tokenizer)
+                          processing_class=tokenizer, callbacks=[StopOnSignal()])
         result = trainer.train()
     log = {
         "samples": len(samples),

@@ -109,7 +109,7 @@ def test_a_seeded_request_longer_than_one_prefill_chunk_is_answered(teacher_serv
                                                                    tmp_path: Path) -> None:
     """Banking77's analysis prompt (~3,100 tokens) once killed the CPU engine: a seeded request whose prefill is
     split over scheduler steps. The server now prefills a whole prompt in one step."""
-    filler = " ".join(f"review{i} was fine." for i in range(700))  # ~2,800 tokens with the chat template
+    filler = " ".join(f"review{i} was fine." for i in range(400))  # ~2,700 tokens with the chat template
     prompt = [{"role": "user", "content": f"{filler}\nWrite a one-line movie review as JSON with its sentiment."}]
     client = TeacherClient(teacher_server, tmp_path / "cache.sqlite", stage="test")
     [result] = client.run([ChatRequest(prompt, Review, seed=7)])
