@@ -142,6 +142,17 @@ def test_interrupted_stage_resumes_from_the_teacher_cache(project: Path, pipelin
         run(["git", "checkout", "params.yaml"], project)
 
 
+def cached_answers(cache: Path) -> int:
+    """Answers in the stage's cache so far; 0 until the stage has created the file and its table."""
+    if not cache.exists():  # connecting would create it
+        return 0
+    try:
+        with sqlite3.connect(cache) as db:
+            return db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+    except sqlite3.OperationalError:  # the file is there, its table not yet
+        return 0
+
+
 def resume_generate(project: Path, pipeline_env: dict, cache: Path, tmp_path: Path) -> None:
     env = {**pipeline_env["env"], "EVOKD_CACHE": str(cache)}
     out = tmp_path / "generated.jsonl"
@@ -154,11 +165,9 @@ def resume_generate(project: Path, pipeline_env: dict, cache: Path, tmp_path: Pa
     deadline = time.monotonic() + 300
     answered = 0
     while time.monotonic() < deadline and process.poll() is None:
-        if cache.exists():
-            with sqlite3.connect(cache) as db:
-                answered = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
-            if answered >= 2:
-                break
+        answered = cached_answers(cache)
+        if answered >= 2:
+            break
         time.sleep(0.2)
     process.kill()
     process.wait()
