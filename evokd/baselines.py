@@ -1,5 +1,6 @@
-"""The baselines EvoKD is measured against: seeds only, AugGPT-style paraphrases, static (ZeroGen-style)
-generation, the teacher itself zero-shot, and the full-shot student (upper bound).
+"""The baselines EvoKD is measured against: seeds only (once, and again every round as EvoKD retrains them),
+AugGPT-style paraphrases, static (ZeroGen-style) generation, the teacher itself zero-shot, and the full-shot
+student (upper bound).
 
 They reuse the loop's own steps (evokd.loop.generate, label, train) with the same teacher, prompts, filters and
 student settings, so a difference in score comes from the student's feedback and nothing else. AugGPT and static
@@ -26,6 +27,7 @@ from evokd.loop.dedup import DuplicateFilter
 from evokd.loop.generate import GeneratedInput, generate_for_plan, paraphrase
 from evokd.loop.label import label, teacher_labels
 from evokd.loop.train import train_and_evaluate
+from evokd.params import BOOTSTRAP_ROUND
 from evokd.prompts import PromptSet
 from evokd.student.config import StudentConfig
 from evokd.student.predict import Prediction
@@ -148,6 +150,22 @@ def train_scored(task: TaskSpec, samples: list[Sample], test: list[Sample], stud
     thrown away: baselines are compared by their scores, and their data is what is kept."""
     with tempfile.TemporaryDirectory(prefix="evokd-baseline-") as folder:
         return train_and_evaluate(task, samples, test, student, Path(folder) / "model", init_from=None, seed=seed)
+
+
+def seeds_each_round(task: TaskSpec, seeds: list[Sample], test: list[Sample], student: StudentConfig, seed: int,
+                     rounds: Sequence[str]) -> list[dict[str, Any]]:
+    """The seeds alone on EvoKD's schedule: trained at r00, then trained further on the same seeds once per
+    round from the previous checkpoint. EvoKD retrains its gold seeds every round, so this is the control that
+    separates what the teacher's data adds from what the extra epochs on the seeds add."""
+    curve = []
+    with tempfile.TemporaryDirectory(prefix="evokd-baseline-") as folder:
+        previous = None
+        for name in [BOOTSTRAP_ROUND, *rounds]:
+            model_dir = Path(folder) / name
+            result = train_and_evaluate(task, seeds, test, student, model_dir, init_from=previous, seed=seed)
+            curve.append({"round": name, "score": result["test"]["score"], "test": result["test"]})
+            previous = model_dir
+    return curve
 
 
 def budget_curve(task: TaskSpec, seeds: list[Sample], data: BudgetedData, test: list[Sample],

@@ -26,8 +26,9 @@ from evokd.loop.report import round_rejects, samples_per_label
 
 log = logging.getLogger(__name__)
 
-BASELINES = ("seeds", "auggpt", "static", "teacher", "fullshot")
+BASELINES = ("seeds", "seeds_rounds", "auggpt", "static", "teacher", "fullshot")
 LABELS = {"evokd": "EvoKD", "static": "Static (ZeroGen-style)", "auggpt": "AugGPT", "seeds": "Seeds only",
+          "seeds_rounds": "Seeds only, retrained each round",
           "teacher": "Teacher zero-shot", "fullshot": "Full-shot student (upper bound)"}
 # method -> (table label, switch, value): one extra experiment per ablation, the loop only
 ABLATIONS: dict[str, tuple[str, str, bool]] = {
@@ -37,7 +38,7 @@ ABLATIONS: dict[str, tuple[str, str, bool]] = {
     "joint_labeling": ("EvoKD w/o separate labelling", "loop.separate_labeling", False),
     "init": ("EvoKD+Init", "loop.init", True),
 }
-ORDER = ("evokd", *ABLATIONS, "static", "auggpt", "seeds", "teacher", "fullshot")
+ORDER = ("evokd", *ABLATIONS, "static", "auggpt", "seeds", "seeds_rounds", "teacher", "fullshot")
 LOG_DIR = Path(".evokd") / "bench"  # DVC's output of each experiment; git-ignored, so no experiment commits it
 STAGE_LINE = re.compile(r"^(?:Running stage|Stage) '([^']+)'")
 
@@ -220,7 +221,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 def plot(report: dict[str, Any], records: list[Record], path: Path) -> None:
     """Test score against cumulative teacher tokens: EvoKD vs static, each seed thin, the mean thick; the
-    seeds-only and full-shot means as reference lines."""
+    seeds-only (once and retrained each round) and full-shot means as reference lines."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -238,10 +239,11 @@ def plot(report: dict[str, Any], records: list[Record], path: Path) -> None:
         static = [r for r in rows if r["static_score"] is not None]
         axes.plot([r["static_tokens"] for r in static], [r["static_score"] for r in static], "s-",
                   color="tab:orange", linewidth=2.5, label="Static (mean)")
+    reference_lines = {"fullshot": ("--", "black"), "seeds": ("--", "gray"), "seeds_rounds": (":", "gray")}
     for row in report["summary"]:
-        if row["method"] in ("fullshot", "seeds"):
-            axes.axhline(row["score_mean"], linestyle="--", color="gray" if row["method"] == "seeds" else "black",
-                         linewidth=1, label=row["label"])
+        if row["method"] in reference_lines:
+            style, color = reference_lines[row["method"]]
+            axes.axhline(row["score_mean"], linestyle=style, color=color, linewidth=1, label=row["label"])
     axes.set_xlabel("cumulative teacher tokens (prompt + completion)")
     axes.set_ylabel(f"test {report.get('metric', 'score')}")
     axes.set_title(f"{report['benchmark']}, {report['shots']}-shot: score by teacher tokens")
@@ -258,18 +260,20 @@ def comparison_curves(evokd_by_round: list[dict[str, Any]], evokd_by_tokens: lis
     """The rows of one workspace's comparison plots (long form: one row per method and point).
 
     by_round (round 0 is r00): EvoKD per round, static at the same cumulative tokens (its curve has one mark per
-    EvoKD round) and the single-score baselines as flat lines. by_tokens: EvoKD and static against cumulative
-    teacher tokens, with AugGPT as one point at its budget.
+    EvoKD round), the seeds retrained each round, and the single-score baselines as flat lines. by_tokens: EvoKD
+    and static against cumulative teacher tokens, with AugGPT as one point at its budget.
     """
     rounds = len(evokd_by_round)
     by_round = [{"round": index, "method": LABELS["evokd"], "score": p["score"]}
                 for index, p in enumerate(evokd_by_round)]
     by_tokens = [{"teacher_tokens": p["teacher_tokens"], "method": LABELS["evokd"], "score": p["score"]}
                  for p in evokd_by_tokens]
+    for method in ("static", "seeds_rounds"):
+        curve = baselines.get(method, {}).get("curve") or []
+        if len(curve) == rounds:
+            by_round += [{"round": index, "method": LABELS[method], "score": point["score"]}
+                         for index, point in enumerate(curve)]
     static_curve = baselines.get("static", {}).get("curve") or []
-    if len(static_curve) == rounds:
-        by_round += [{"round": index, "method": LABELS["static"], "score": point["score"]}
-                     for index, point in enumerate(static_curve)]
     by_tokens += [{"teacher_tokens": p["teacher_tokens"], "method": LABELS["static"], "score": p["score"]}
                   for p in static_curve]
     for method in ("auggpt", "seeds", "teacher", "fullshot"):

@@ -1,4 +1,4 @@
-"""The baselines of benchmarks/dvc.yaml: seeds, auggpt, static, teacher (zero-shot) and fullshot.
+"""The baselines of benchmarks/dvc.yaml: seeds, seeds-rounds, auggpt, static, teacher (zero-shot) and fullshot.
 
 Each writes metrics/baselines/<name>.json with its test score, the teacher tokens it spent and its wall time.
 AugGPT and static spend the token budget of the EvoKD run in the same workspace (its report).
@@ -16,6 +16,7 @@ from evokd.baselines import (
     budget_curve,
     evaluation_cache_path,
     evaluation_subset,
+    seeds_each_round,
     static_data,
     train_scored,
     zero_shot,
@@ -62,6 +63,22 @@ def seeds(task: Path, seeds: Path, test: Path, metrics: Path) -> None:
     gold = read_samples(seeds, spec)
     result = train_scored(spec, gold, read_samples(test, spec), params.student, params.seed)
     write_metrics(metrics, "seeds", result["test"], 0, samples=len(gold))
+
+
+@main.command("seeds-rounds")
+@TASK
+@SEEDS
+@TEST
+@METRICS
+def seeds_rounds(task: Path, seeds: Path, test: Path, metrics: Path) -> None:
+    """The seeds only, retrained every round like EvoKD's student (r00, then once per round of params.yaml)."""
+    params = load_params()
+    spec = load_task(task)
+    gold = read_samples(seeds, spec)
+    curve = seeds_each_round(spec, gold, read_samples(test, spec), params.student, params.seed,
+                             params.round_order())
+    write_metrics(metrics, "seeds_rounds", curve[-1]["test"], 0, samples=len(gold),
+                  curve=[{key: value for key, value in point.items() if key != "test"} for point in curve])
 
 
 def teacher_data_baseline(which: str, task: Path, seeds: Path, test: Path, out: Path, metrics: Path,

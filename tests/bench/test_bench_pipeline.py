@@ -50,7 +50,10 @@ def test_bench_writes_every_method_with_its_numbers(benched: tuple[Path, Path]):
     root, _ = benched
     report = read_json(root / "metrics" / "bench" / "rotten_tomatoes.json")
     methods = {row["method"] for row in report["summary"]}
-    assert methods == {"evokd", "no_review", "static", "auggpt", "seeds", "teacher", "fullshot"}
+    assert methods == {"evokd", "no_review", "static", "auggpt", "seeds", "seeds_rounds", "teacher", "fullshot"}
+    retrained = next(r for r in report["records"] if r["method"] == "seeds_rounds")
+    assert [point["round"] for point in retrained["curve"]] == ["r00", "r01"]  # r00 and the one bench round
+    assert retrained["score"] == retrained["curve"][-1]["score"] and retrained["teacher_tokens"] == 0
     for record in report["records"]:
         assert record["seed"] == 5 and 0.0 <= record["score"] <= 1.0, record["method"]
         assert record["wall_s"] and record["wall_s"] > 0, record["method"]

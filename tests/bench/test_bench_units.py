@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from evokd import baselines
 from evokd.bench import (
     aggregate,
     comparison_curves,
@@ -148,16 +149,33 @@ def test_comparison_curves_put_baselines_next_to_evokd():
     by_tokens = [{"round": "r00", "teacher_tokens": 100, "score": 0.5}, {"round": "r01", "teacher_tokens": 250,
                                                                          "score": 0.6}]
     baselines = {"static": {"score": 0.55, "teacher_tokens": 260, "curve": curve((110, 0.45), (260, 0.55))},
-                 "auggpt": {"score": 0.52, "teacher_tokens": 240}, "fullshot": {"score": 0.9, "teacher_tokens": 0}}
+                 "auggpt": {"score": 0.52, "teacher_tokens": 240}, "fullshot": {"score": 0.9, "teacher_tokens": 0},
+                 "seeds_rounds": {"score": 0.58, "teacher_tokens": 0,
+                                  "curve": [{"round": "r00", "score": 0.5}, {"round": "r01", "score": 0.58}]}}
     curves = comparison_curves(by_round, by_tokens, baselines)
     lines = {}
     for row in curves["score_by_round"]:
         lines.setdefault(row["method"], []).append((row["round"], row["score"]))
     assert lines == {"EvoKD": [(0, 0.5), (1, 0.6)], "Static (ZeroGen-style)": [(0, 0.45), (1, 0.55)],
-                     "AugGPT": [(0, 0.52), (1, 0.52)], "Full-shot student (upper bound)": [(0, 0.9), (1, 0.9)]}
+                     "AugGPT": [(0, 0.52), (1, 0.52)], "Full-shot student (upper bound)": [(0, 0.9), (1, 0.9)],
+                     "Seeds only, retrained each round": [(0, 0.5), (1, 0.58)]}
     points = {(row["method"], row["teacher_tokens"], row["score"]) for row in curves["score_by_tokens"]}
     assert points == {("EvoKD", 100, 0.5), ("EvoKD", 250, 0.6), ("Static (ZeroGen-style)", 110, 0.45),
                       ("Static (ZeroGen-style)", 260, 0.55), ("AugGPT", 240, 0.52)}
     # a static curve that does not match the rounds (another run's) is left off the by-round plot
     mismatched = comparison_curves(by_round[:1], by_tokens[:1], {"static": baselines["static"]})
     assert {row["method"] for row in mismatched["score_by_round"]} == {"EvoKD"}
+
+
+def test_seeds_each_round_trains_on_from_the_previous_checkpoint(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    calls = []
+
+    def fake_train(task, samples, test, student, out_dir, init_from, seed):
+        calls.append((list(samples), out_dir.name, init_from.name if init_from else None, seed))
+        return {"test": {"score": len(calls) / 4}}
+
+    monkeypatch.setattr(baselines, "train_and_evaluate", fake_train)
+    seeds = ["seed-a", "seed-b"]
+    curve = baselines.seeds_each_round(None, seeds, [], None, 7, ["r01", "r02"])
+    assert calls == [(seeds, "r00", None, 7), (seeds, "r01", "r00", 7), (seeds, "r02", "r01", 7)]
+    assert [(point["round"], point["score"]) for point in curve] == [("r00", 0.25), ("r01", 0.5), ("r02", 0.75)]
