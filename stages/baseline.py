@@ -1,4 +1,4 @@
-"""The baselines of benchmarks/dvc.yaml: seeds, seeds-rounds, auggpt, static, teacher (zero-shot) and fullshot.
+"""The baselines of benchmarks/dvc.yaml: seeds (once and each round), auggpt, static, teacher (zero-shot) and fullshot.
 
 Each writes metrics/baselines/<name>.json with its test score, the teacher tokens it spent and its wall time.
 AugGPT and static spend the token budget of the EvoKD run in the same workspace (its report).
@@ -56,27 +56,19 @@ def main(debug: bool) -> None:
 @SEEDS
 @TEST
 @METRICS
-def seeds(task: Path, seeds: Path, test: Path, metrics: Path) -> None:
-    """The student trained on the K-shot gold seeds only."""
+@click.option("--each-round", is_flag=True,
+              help="retrain the seeds every round from the previous checkpoint, like EvoKD's student (r00, then "
+                   "once per round of params.yaml); writes the seeds_rounds method")
+def seeds(task: Path, seeds: Path, test: Path, metrics: Path, each_round: bool) -> None:
+    """The student trained on the K-shot gold seeds only (once, or on EvoKD's schedule)."""
     params = load_params()
     spec = load_task(task)
-    gold = read_samples(seeds, spec)
-    result = train_scored(spec, gold, read_samples(test, spec), params.student, params.seed)
-    write_metrics(metrics, "seeds", result["test"], 0, samples=len(gold))
-
-
-@main.command("seeds-rounds")
-@TASK
-@SEEDS
-@TEST
-@METRICS
-def seeds_rounds(task: Path, seeds: Path, test: Path, metrics: Path) -> None:
-    """The seeds only, retrained every round like EvoKD's student (r00, then once per round of params.yaml)."""
-    params = load_params()
-    spec = load_task(task)
-    gold = read_samples(seeds, spec)
-    curve = seeds_each_round(spec, gold, read_samples(test, spec), params.student, params.seed,
-                             params.round_order())
+    gold, gold_test = read_samples(seeds, spec), read_samples(test, spec)
+    if not each_round:
+        result = train_scored(spec, gold, gold_test, params.student, params.seed)
+        write_metrics(metrics, "seeds", result["test"], 0, samples=len(gold))
+        return
+    curve = seeds_each_round(spec, gold, gold_test, params.student, params.seed, params.round_order())
     write_metrics(metrics, "seeds_rounds", curve[-1]["test"], 0, samples=len(gold),
                   curve=[{key: value for key, value in point.items() if key != "test"} for point in curve])
 
