@@ -268,14 +268,13 @@ def comparison_curves(evokd_by_round: list[dict[str, Any]], evokd_by_tokens: lis
                 for index, p in enumerate(evokd_by_round)]
     by_tokens = [{"teacher_tokens": p["teacher_tokens"], "method": LABELS["evokd"], "score": p["score"]}
                  for p in evokd_by_tokens]
-    for method in ("static", "seeds_rounds"):
-        curve = baselines.get(method, {}).get("curve") or []
+    curves = {method: baselines.get(method, {}).get("curve") or [] for method in ("static", "seeds_rounds")}
+    for method, curve in curves.items():
         if len(curve) == rounds:
             by_round += [{"round": index, "method": LABELS[method], "score": point["score"]}
                          for index, point in enumerate(curve)]
-    static_curve = baselines.get("static", {}).get("curve") or []
     by_tokens += [{"teacher_tokens": p["teacher_tokens"], "method": LABELS["static"], "score": p["score"]}
-                  for p in static_curve]
+                  for p in curves["static"]]
     for method in ("auggpt", "seeds", "teacher", "fullshot"):
         if method in baselines:
             by_round += [{"round": index, "method": LABELS[method], "score": baselines[method]["score"]}

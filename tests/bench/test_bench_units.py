@@ -167,7 +167,7 @@ def test_comparison_curves_put_baselines_next_to_evokd():
     assert {row["method"] for row in mismatched["score_by_round"]} == {"EvoKD"}
 
 
-def test_seeds_each_round_trains_on_from_the_previous_checkpoint(monkeypatch: pytest.MonkeyPatch, tmp_path):
+def test_seeds_each_round_trains_on_from_the_previous_checkpoint(monkeypatch: pytest.MonkeyPatch):
     calls = []
 
     def fake_train(task, samples, test, student, out_dir, init_from, seed):
