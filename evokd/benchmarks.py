@@ -54,9 +54,9 @@ _CONLL_TYPES = {
     "MISC": "Other named entities: nationalities, languages, events, titles of works, products, adjectives "
             "derived from names (e.g. German, Olympic).",
 }
-_RT_LABELS = {
-    "fresh": "A positive movie review snippet: the critic recommends the film.",
-    "rotten": "A negative movie review snippet: the critic does not recommend the film.",
+_RT_LABELS = {  # id -> (teacher word, description)
+    "fresh": ("positive", "A positive movie review snippet: the critic recommends the film."),
+    "rotten": ("negative", "A negative movie review snippet: the critic does not recommend the film."),
 }
 
 
@@ -78,14 +78,22 @@ def task_spec(name: str) -> TaskSpec:
     _check_name(name)
     if name == "conll2003":
         return TaskSpec(name=name, kind="ner", domain="English newswire (Reuters news stories, 1996-1997).",
+                        style="One sentence of a Reuters wire story, 8 to 35 words: sports results, politics, "
+                              "markets and company news, dense with names of people, teams, firms and places.",
                         labels=[LabelSpec(name=k, description=v) for k, v in _CONLL_TYPES.items()])
     if name == "banking77":
         text = resources.files("evokd").joinpath("benchmark_labels/banking77.yaml").read_text(encoding="utf-8")
         return TaskSpec(name=name, kind="classification",
                         domain="Customer support queries sent to an online bank, one intent each.",
+                        style="A message a customer types into a bank app's support chat: 4 to 25 words, "
+                              "informal, often a question, sometimes without capitals or with a typo.",
                         labels=[LabelSpec(name=k, description=v) for k, v in yaml.safe_load(text).items()])
     return TaskSpec(name=name, kind="classification", domain="Short snippets of film critics' reviews.",
-                    labels=[LabelSpec(name=k, description=v) for k, v in _RT_LABELS.items()])
+                    style="One sentence (sometimes two) quoted from a published review, 5 to 40 words, in a "
+                          "critic's voice: wry, allusive, often judging acting, script or direction, rarely "
+                          "saying 'I loved this movie' outright.",
+                    labels=[LabelSpec(name=k, verbalizer=word, description=text)
+                            for k, (word, text) in _RT_LABELS.items()])
 
 
 def _read_conll(path: Path, split: str) -> list[NerSample]:
