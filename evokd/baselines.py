@@ -24,8 +24,8 @@ from evokd.errors import EvokdError
 from evokd.loop.common import sample_text
 from evokd.loop.config import LoopConfig
 from evokd.loop.dedup import DuplicateFilter
-from evokd.loop.generate import GeneratedInput, generate_for_plan, paraphrase
-from evokd.loop.label import label, teacher_labels
+from evokd.loop.generate import generate_for_plan, paraphrase
+from evokd.loop.label import LabelAnswer, label, teacher_labels
 from evokd.loop.train import train_and_evaluate
 from evokd.params import BOOTSTRAP_ROUND
 from evokd.prompts import PromptSet
@@ -119,7 +119,7 @@ def static_data(client: TeacherClient, task: TaskSpec, prompts: PromptSet, seeds
         inputs, gen_stats = generate_for_plan(client, task, prompts, plan, None, [*seeds, *so_far], config, seed,
                                               name, teacher_model, with_label=not config.separate_labeling)
         samples, label_stats = label(client, task, prompts, inputs, config, seed, name,
-                                     separate=config.separate_labeling)
+                                     separate=config.separate_labeling, demos=seeds)
         return samples, _counts(gen_stats, label_stats)
 
     return budgeted(client, targets, batch_size, make_batch)
@@ -213,17 +213,19 @@ def placeable_tags(task: TaskSpec, sample: NerSample, spans: list[Span]) -> list
     return spans_to_bio(sample.tokens, kept, task.label_names)
 
 
-def zero_shot(client: TeacherClient, task: TaskSpec, prompts: PromptSet, samples: list[Sample],
-              seed: int) -> list[Prediction]:
-    """The teacher labels gold inputs with the loop's own labelling call; a failed answer is a wrong prediction."""
-    inputs = [GeneratedInput(text=sample_text(sample), intent="", stance="gold", round="test",
-                             provenance=sample.provenance) for sample in samples]
+def zero_shot(client: TeacherClient, task: TaskSpec, prompts: PromptSet, samples: list[Sample], config: LoopConfig,
+              seed: int, demos: list[Sample]) -> list[Prediction]:
+    """The teacher labels gold inputs with the loop's own labelling call (scored and calibrated as in the loop,
+    the seeds as demonstrations); a failed answer is a wrong prediction."""
+    answers, _how = teacher_labels(client, task, prompts, [sample_text(sample) for sample in samples], config, seed,
+                                   "evaluation", demos)
     predictions = []
-    for sample, (answer, _failure) in zip(samples, teacher_labels(client, task, prompts, inputs, seed, "evaluation"),
-                                          strict=True):
+    for sample, (answer, _failure) in zip(samples, answers, strict=True):
         if isinstance(sample, NerSample):
             tags = placeable_tags(task, sample, answer or [])  # type: ignore[arg-type]
             predictions.append(Prediction(label=None, tags=tags, probs=None, confidence=1.0))
         else:
-            predictions.append(Prediction(label=answer, tags=None, probs=None, confidence=1.0))  # type: ignore[arg-type]
+            label = answer.label if isinstance(answer, LabelAnswer) else None
+            predictions.append(Prediction(label=label, tags=None, probs=answer.probs if label else None,  # type: ignore[union-attr]
+                                          confidence=(answer.confidence or 1.0) if label else 0.0))  # type: ignore[union-attr]
     return predictions

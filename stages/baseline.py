@@ -127,13 +127,15 @@ def static(task: Path, seeds: Path, test: Path, curve: Path, out: Path, metrics:
 @OUT
 @METRICS
 @PROMPTS
-def teacher(task: Path, test: Path, out: Path, metrics: Path, prompts_dir: Path) -> None:
+@click.option("--seeds", type=click.Path(path_type=Path), required=True, help="gold seeds: the demonstrations")
+def teacher(task: Path, test: Path, out: Path, metrics: Path, prompts_dir: Path, seeds: Path) -> None:
     """The teacher labels a seeded sample of the test set zero-shot. Evaluation, hence its own teacher cache."""
     params = load_params()
     spec = load_task(task)
     subset = evaluation_subset(read_samples(test, spec), params.bench.teacher_test_size, params.seed)
     client = TeacherClient(params.teacher, cache_path=evaluation_cache_path(), stage="baseline-teacher")
-    predictions = zero_shot(client, spec, PromptSet(prompts_dir, params.prompts.set), subset, params.seed)
+    predictions = zero_shot(client, spec, PromptSet(prompts_dir, params.prompts.set), subset, params.loop,
+                            params.seed, read_samples(seeds, spec))
     write_jsonl(out, [{"text": sample_text(sample), "gold": sample_gold_display(sample),
                        "predicted": prediction.label if prediction.tags is None else prediction.tags}
                       for sample, prediction in zip(subset, predictions, strict=True)])

@@ -109,6 +109,9 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if self._refused():
                     return
+                if self.path != "/v1/chat/completions":  # e.g. vLLM's /tokenize: a hosted endpoint has none
+                    self._send(404, {"error": {"message": "not found"}})
+                    return
                 reply = fake._next_reply(body, {k.lower(): v for k, v in self.headers.items()})
                 try:
                     time.sleep(reply.delay)

@@ -31,6 +31,6 @@ def teacher_data(client: TeacherClient, task: TaskSpec, prompts: PromptSet, seed
         client, task, prompts, None, {}, [*seeds, *init_samples], config, seed, ROUND, teacher_model,
         config.n_hard, config.easy_count, with_label=not config.separate_labeling)
     batch, stats["label"] = label(client, task, prompts, inputs, config, seed, ROUND,
-                                  separate=config.separate_labeling)
+                                  separate=config.separate_labeling, demos=seeds)
     stats["teacher"] = client.stats.to_dict()
     return init_samples, inputs, batch, stats

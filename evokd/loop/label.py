@@ -1,67 +1,228 @@
-"""label@K: each generated input is labelled in its own constrained call (a label enum; for NER entity spans
-with a type enum, matched back to the words as IOB2). A label that disagrees with the intent the input was
-written for is counted and handled by `loop.disagreement`; spans that are not in the text are rejected.
+"""label@K: every generated input is labelled by the teacher in a separate, constrained call.
+
+Classification: the teacher scores every label word (its verbalizer) rather than writing one: log-probs of the
+first answer token when each label word is one token of the teacher's tokenizer (one call per input), else of
+each label word as a whole (one call per input and label). The scores are turned into a distribution,
+calibrated over the round's batch (evokd/loop/calibration.py), and kept on the sample with its confidence.
+A server that returns no log-probs gets the generated label instead, with a warning, counted in the stats.
+NER: entity spans (per entity type, constrained to substrings of the sentence), matched back to the words as
+IOB2. A label that disagrees with the intent the input was written for is counted and handled by
+`loop.disagreement`; spans that are not in the text are rejected.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections import Counter
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, create_model
 
 from evokd.data import ClassificationSample, NerSample, Sample, Span, TaskSpec, spans_to_bio, tokenize_words
+from evokd.loop.calibration import batch_prior, calibrate, softmax
 from evokd.loop.common import derive_seed
 from evokd.loop.config import LoopConfig
 from evokd.loop.generate import GeneratedInput
 from evokd.loop.schemas import schema_for
 from evokd.prompts import PromptSet
-from evokd.teacher.client import ChatRequest, TeacherClient
+from evokd.teacher.client import ChatRequest, ChatResult, ScoredAnswer, Scoring, TeacherClient
+
+log = logging.getLogger(__name__)
+
+CONTENT_FREE = "N/A"  # the content-free input of contextual calibration
 
 
-def teacher_labels(client: TeacherClient, task: TaskSpec, prompts: PromptSet, inputs: list[GeneratedInput],
-                   seed: int, round_name: str) -> list[tuple[str | list[Span] | None, str | None]]:
-    """One labelling call per input: (label or spans, None) or (None, failure reason)."""
-    requests = [
-        ChatRequest(messages=prompts.messages("labeling", task, text=item.text), schema=schema_for("labeling", task),
-                    seed=derive_seed(seed, round_name, "label", item.text), temperature=0.0)
-        for item in inputs
-    ]
-    answers: list[tuple[str | list[Span] | None, str | None]] = []
-    for result in client.run(requests, desc=f"label {round_name}"):
-        if result.value is None:
-            answers.append((None, f"teacher_{result.error.split()[0]}"))
-        elif task.kind == "ner":
-            answers.append(([Span(text=e.text, type=e.type) for e in result.value.entities], None))
+class LabelAnswer(BaseModel):
+    """The teacher's label for one input: its calibrated distribution over label ids and top probability, or
+    (when the server gave no log-probs) the generated label alone."""
+
+    label: str
+    probs: dict[str, float] | None = None
+    confidence: float | None = None
+
+
+Answer = tuple[LabelAnswer | list[Span] | None, str | None]  # (answer, None) or (None, failure reason)
+
+
+def demonstrations(task: TaskSpec, seeds: Sequence[Sample], budget: int) -> list[dict[str, str]]:
+    """Gold seeds shown to the labelling call ({text, word}), in order, as many as fit in `budget` characters."""
+    demos, used = [], 0
+    for seed in seeds:
+        if not isinstance(seed, ClassificationSample) or used + len(seed.text) > budget:
+            continue
+        demos.append({"text": seed.text, "word": task.words[seed.label]})
+        used += len(seed.text)
+    return demos
+
+
+def _failure(result: ChatResult) -> str:
+    return f"teacher_{(result.error or 'invalid').split()[0]}"
+
+
+def scoring_mode(client: TeacherClient, task: TaskSpec) -> tuple[str, dict[str, int]]:
+    """`first_token` when every label word is one distinct token of the teacher's tokenizer ({label: token id}),
+    `sequence` when some are longer, `generated` when the server cannot tokenize (no log-prob scoring)."""
+    ids: dict[str, int] = {}
+    for name, word in task.words.items():
+        tokens = client.tokenize(word)
+        if tokens is None:
+            return "generated", {}
+        if len(tokens) != 1:
+            return "sequence", {}
+        ids[name] = tokens[0]
+    return ("first_token", ids) if len(set(ids.values())) == len(ids) else ("sequence", {})
+
+
+def class_log_scores(client: TeacherClient, task: TaskSpec, chats: list[list[dict[str, str]]], seeds: list[int],
+                     mode: str, token_ids: dict[str, int], desc: str
+                     ) -> list[tuple[dict[str, float] | None, str | None, str | None]]:
+    """Per chat: (log-score per label or None without log-probs, generated label, failure reason)."""
+    words = task.words
+    if mode == "first_token":
+        scoring = Scoring(choices=tuple(words.values()), token_ids=tuple(token_ids.values()))
+        results = client.run([ChatRequest(messages=chat, schema=ScoredAnswer, seed=seed, max_tokens=1,
+                                          temperature=0.0, scoring=scoring)
+                              for chat, seed in zip(chats, seeds, strict=True)], desc=desc)
+        out = []
+        for result in results:
+            if result.value is None:
+                out.append((None, None, _failure(result)))
+                continue
+            answer: ScoredAnswer = result.value  # type: ignore[assignment]
+            generated = next((name for name, word in words.items() if word.startswith(answer.text)), None)
+            scores = (None if answer.token_logprobs is None else
+                      {name: answer.token_logprobs.get(token_ids[name], -math.inf) for name in words})
+            out.append((scores, generated, None))
+        return out
+    if mode == "sequence":
+        names = list(words)
+        requests = [ChatRequest(messages=chat, schema=ScoredAnswer, seed=seed, max_tokens=1, temperature=0.0,
+                                scoring=Scoring(prefill=words[name]))
+                    for chat, seed in zip(chats, seeds, strict=True) for name in names]
+        results = client.run(requests, desc=desc)
+        out = []
+        for index in range(len(chats)):
+            mine = results[index * len(names):(index + 1) * len(names)]
+            failed = next((result for result in mine if result.value is None), None)
+            if failed is not None:
+                out.append((None, None, _failure(failed)))
+            elif any(result.value.prefill_logprob is None for result in mine):  # type: ignore[union-attr]
+                out.append((None, None, "teacher_no_logprobs"))
+            else:
+                out.append(({name: result.value.prefill_logprob  # type: ignore[union-attr]
+                             for name, result in zip(names, mine, strict=True)}, None, None))
+        return out
+    schema = word_choice_schema(task)
+    results = client.run([ChatRequest(messages=chat, schema=schema, seed=seed, temperature=0.0)
+                          for chat, seed in zip(chats, seeds, strict=True)], desc=desc)
+    return [(None, task.label_of_word(result.value.label), None) if result.value is not None  # type: ignore[union-attr]
+            else (None, None, _failure(result)) for result in results]
+
+
+def classify(client: TeacherClient, task: TaskSpec, prompts: PromptSet, texts: list[str], config: LoopConfig,
+             seed: int, round_name: str, demos: Sequence[Sample] = ()) -> tuple[list[Answer], dict[str, Any]]:
+    """Calibrated teacher labels for `texts`, and how they were scored."""
+    shown = demonstrations(task, demos, config.demo_chars)
+    mode, token_ids = scoring_mode(client, task)
+    chats = [prompts.messages("labeling", task, text=text, demos=shown) for text in texts]
+    request_seeds = [derive_seed(seed, round_name, "label", text) for text in texts]
+    if config.calibration == "contextual" and mode != "generated":
+        chats.append(prompts.messages("labeling", task, text=CONTENT_FREE, demos=shown))
+        request_seeds.append(derive_seed(seed, round_name, "label", CONTENT_FREE))
+    scored = class_log_scores(client, task, chats, request_seeds, mode, token_ids, f"label {round_name}")
+    distributions = [softmax(scores) if scores is not None else None for scores, _, _ in scored]
+    prior = None
+    if config.calibration == "contextual" and mode != "generated":
+        prior = distributions.pop()
+        scored.pop()
+    elif config.calibration == "batch":
+        present = [dist for dist in distributions if dist is not None]
+        prior = batch_prior(present) if present else None
+    answers: list[Answer] = []
+    no_logprobs = 0
+    for (_scores, generated, failure), dist in zip(scored, distributions, strict=True):
+        if failure is not None:
+            answers.append((None, failure))
+        elif dist is None:
+            no_logprobs += 1
+            answers.append((LabelAnswer(label=generated), None) if generated else (None, "teacher_schema"))
         else:
-            answers.append((result.value.label, None))
-    return answers
+            probs = calibrate(dist, prior) if prior is not None else dist
+            best = max(probs, key=probs.__getitem__)
+            answers.append((LabelAnswer(label=best, probs={k: round(v, 4) for k, v in probs.items()},
+                                        confidence=round(probs[best], 4)), None))
+    if no_logprobs:
+        log.warning("the teacher at %s returned no log-probs for %d of %d inputs: their generated labels are used "
+                    "uncalibrated (no_logprobs in label_stats.json)", client.config.base_url, no_logprobs,
+                    len(texts))
+    return answers, {"scoring": mode, "calibration": config.calibration if mode != "generated" else "none",
+                     "demos": len(shown), "no_logprobs": no_logprobs,
+                     "prior": {k: round(v, 4) for k, v in prior.items()} if prior else None}
 
 
-def to_sample(task: TaskSpec, item: GeneratedInput, answer: str | list[Span]) -> Sample:
+def word_choice_schema(task: TaskSpec) -> type[BaseModel]:
+    """`{"label": <one label word>}`: the labelling answer for servers that give no log-probs."""
+    return create_model("LabelWord", __config__=ConfigDict(extra="forbid"),
+                        label=(Literal[tuple(task.words.values())], ...))  # type: ignore[valid-type]
+
+
+def ner_spans(client: TeacherClient, task: TaskSpec, prompts: PromptSet, texts: list[str], seed: int,
+              round_name: str) -> list[Answer]:
+    """One span-extraction call per input (entity types enforced by the schema)."""
+    requests = [ChatRequest(messages=prompts.messages("labeling", task, text=text), schema=schema_for("labeling", task),
+                            seed=derive_seed(seed, round_name, "label", text), temperature=0.0) for text in texts]
+    return [([Span(text=e.text, type=e.type) for e in result.value.entities], None)  # type: ignore[union-attr]
+            if result.value is not None else (None, _failure(result))
+            for result in client.run(requests, desc=f"label {round_name}")]
+
+
+def teacher_labels(client: TeacherClient, task: TaskSpec, prompts: PromptSet, texts: list[str], config: LoopConfig,
+                   seed: int, round_name: str, demos: Sequence[Sample] = ()) -> tuple[list[Answer], dict[str, Any]]:
+    """The teacher's answer for every text (a LabelAnswer, or spans for NER) and how they were obtained."""
+    if task.kind == "ner":
+        return ner_spans(client, task, prompts, texts, seed, round_name), {"scoring": "spans"}
+    return classify(client, task, prompts, texts, config, seed, round_name, demos)
+
+
+def to_sample(task: TaskSpec, item: GeneratedInput, answer: LabelAnswer | list[Span]) -> Sample:
     """Build the labelled sample; raises ValueError when NER spans cannot be matched to the words."""
-    if task.kind == "ner":
-        tokens = tokenize_words(item.text)
-        spans = list(answer)  # type: ignore[arg-type]
-        tags = spans_to_bio(tokens, spans, task.label_names)
-        return NerSample(tokens=tokens, tags=tags, text=item.text, spans=spans, round=item.round,
-                         stance=item.stance, provenance=item.provenance)  # type: ignore[arg-type]
-    return ClassificationSample(text=item.text, label=str(answer), round=item.round, stance=item.stance,
-                                provenance=item.provenance)  # type: ignore[arg-type]
+    if isinstance(answer, LabelAnswer):
+        return ClassificationSample(text=item.text, label=answer.label, probs=answer.probs,
+                                    confidence=answer.confidence, round=item.round, stance=item.stance,
+                                    provenance=item.provenance)  # type: ignore[arg-type]
+    tokens = tokenize_words(item.text)
+    tags = spans_to_bio(tokens, answer, task.label_names)
+    return NerSample(tokens=tokens, tags=tags, text=item.text, spans=answer, round=item.round,
+                     stance=item.stance, provenance=item.provenance)  # type: ignore[arg-type]
 
 
-def agrees_with_intent(task: TaskSpec, item: GeneratedInput, answer: str | list[Span]) -> bool:
+def agrees_with_intent(item: GeneratedInput, answer: LabelAnswer | list[Span]) -> bool:
+    if isinstance(answer, LabelAnswer):
+        return answer.label == item.intent
+    return any(span.type == item.intent for span in answer)
+
+
+def proposed_answer(task: TaskSpec, item: GeneratedInput) -> LabelAnswer | list[Span] | None:
+    """The label written together with the input (separate labelling off)."""
     if task.kind == "ner":
-        return any(span.type == item.intent for span in answer)  # type: ignore[union-attr]
-    return answer == item.intent
+        return item.proposed_spans
+    return LabelAnswer(label=item.proposed_label) if item.proposed_label else None
 
 
 def label(client: TeacherClient | None, task: TaskSpec, prompts: PromptSet, inputs: list[GeneratedInput],
-          config: LoopConfig, seed: int, round_name: str, separate: bool) -> tuple[list[Sample], dict[str, Any]]:
-    """Labelled samples and stats. With `separate` off, the label proposed at generation time is used as is."""
+          config: LoopConfig, seed: int, round_name: str, separate: bool,
+          demos: Sequence[Sample] = ()) -> tuple[list[Sample], dict[str, Any]]:
+    """Labelled samples and stats. With `separate` off, the label proposed at generation time is used as is.
+    `demos` are the gold seeds the labelling call may show as demonstrations."""
+    how: dict[str, Any] = {"scoring": "proposed"}
     if separate:
         assert client is not None, "separate labelling needs a teacher client"
-        answers = teacher_labels(client, task, prompts, inputs, seed, round_name)
+        answers, how = teacher_labels(client, task, prompts, [item.text for item in inputs], config, seed,
+                                      round_name, demos)
     else:
-        answers = [((item.proposed_spans if task.kind == "ner" else item.proposed_label), None) for item in inputs]
+        answers = [(proposed_answer(task, item), None) for item in inputs]
     rejects: Counter[str] = Counter()
     disagreements = 0
     samples: list[Sample] = []
@@ -69,7 +230,11 @@ def label(client: TeacherClient | None, task: TaskSpec, prompts: PromptSet, inpu
         if answer is None:
             rejects[failure or "no_label"] += 1
             continue
-        if item.intent and not agrees_with_intent(task, item, answer):
+        confidence = answer.confidence if isinstance(answer, LabelAnswer) else None
+        if confidence is not None and confidence < config.min_confidence:
+            rejects["low_confidence"] += 1
+            continue
+        if item.intent and not agrees_with_intent(item, answer):
             disagreements += 1
             if config.disagreement == "drop":
                 rejects["disagreement"] += 1
@@ -78,6 +243,7 @@ def label(client: TeacherClient | None, task: TaskSpec, prompts: PromptSet, inpu
             samples.append(to_sample(task, item, answer))
         except ValueError:
             rejects["span_not_in_text"] += 1
+    confidences = [s.confidence for s in samples if isinstance(s, ClassificationSample) and s.confidence is not None]
     stats = {
         "inputs": len(inputs),
         "kept": len(samples),
@@ -85,6 +251,8 @@ def label(client: TeacherClient | None, task: TaskSpec, prompts: PromptSet, inpu
         "disagreement_policy": config.disagreement,
         "rejects": dict(rejects),
         "separate_labeling": separate,
+        **how,
+        "mean_confidence": round(sum(confidences) / len(confidences), 4) if confidences else None,
         "teacher": client.stats.to_dict() if client is not None else None,
     }
     return samples, stats

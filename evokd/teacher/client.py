@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
@@ -39,14 +40,41 @@ class RequestRefused(Exception):
 
 
 @dataclass(frozen=True)
+class Scoring:
+    """Ask for log-probs rather than a free answer (vLLM's extensions of the OpenAI API).
+
+    With `token_ids`, the answer is constrained to `choices` (vLLM `structured_outputs.choice`) and the first
+    answer token's log-probs of exactly those ids come back (`logprob_token_ids`): one call scores labels that
+    are one token each. With `prefill`, the chat is continued by that assistant text (`continue_final_message`)
+    and the log-probs of its tokens come back as prompt log-probs (`prompt_logprobs`): a label of several tokens
+    scored as a whole. A server that sends no log-probs (a hosted endpoint) still answers the constrained choice.
+    """
+
+    choices: tuple[str, ...] = ()
+    token_ids: tuple[int, ...] = ()
+    prefill: str | None = None
+
+
+class ScoredAnswer(BaseModel):
+    """What a Scoring request brings back; None log-probs mean the server sent none."""
+
+    text: str
+    token_logprobs: dict[int, float] | None = None  # first answer token: id -> log-prob
+    prefill_logprob: float | None = None  # sum over the prefill's tokens
+
+
+@dataclass(frozen=True)
 class ChatRequest:
-    """One constrained chat call. `seed` makes it reproducible; max_tokens/temperature override the config."""
+    """One constrained chat call. `seed` makes it reproducible; max_tokens/temperature override the config.
+
+    A request with `scoring` asks for log-probs (its schema is ScoredAnswer)."""
 
     messages: list[dict[str, str]]
     schema: type[BaseModel]
     seed: int
     max_tokens: int | None = None
     temperature: float | None = None
+    scoring: Scoring | None = None
 
 
 @dataclass
@@ -101,6 +129,47 @@ def response_format(schema: type[BaseModel]) -> dict[str, Any]:
             "json_schema": {"name": schema.__name__, "schema": schema.model_json_schema(), "strict": True}}
 
 
+def parse_scored(response: Any, scoring: Scoring) -> tuple[ScoredAnswer | None, str | None]:
+    """The log-probs of a Scoring request's response, or (None, reason)."""
+    choice = response.choices[0]
+    if scoring.prefill is not None:
+        entries = getattr(response, "prompt_logprobs", None)
+        if not entries:
+            return ScoredAnswer(text=choice.message.content or ""), None
+        total, covered = 0.0, ""
+        for entry in reversed(entries):  # the prompt ends with the prefill: walk back over its tokens
+            if not entry:
+                return None, "prefill_mismatch"
+            token = next(iter(entry.values()))
+            covered = token["decoded_token"] + covered
+            total += float(token["logprob"])
+            if len(covered) >= len(scoring.prefill):
+                break
+        if covered.strip() != scoring.prefill.strip():
+            return None, "prefill_mismatch"
+        return ScoredAnswer(text=choice.message.content or "", prefill_logprob=total), None
+    text = choice.message.content or ""
+    if text not in scoring.choices and not any(option.startswith(text) and text for option in scoring.choices):
+        return None, "schema"
+    content = choice.logprobs.content if choice.logprobs is not None else None
+    if not content:
+        return ScoredAnswer(text=text), None
+    wanted = set(scoring.token_ids)
+    found = {int(top.token.removeprefix("token_id:")): float(top.logprob) for top in content[0].top_logprobs
+             if top.token.removeprefix("token_id:").isdigit()}
+    return ScoredAnswer(text=text, token_logprobs={i: lp for i, lp in found.items() if i in wanted}), None
+
+
+def scoring_arguments(scoring: Scoring) -> dict[str, Any]:
+    """The request fields of a Scoring request."""
+    if scoring.prefill is not None:
+        return {"extra_body": {"continue_final_message": True, "add_generation_prompt": False,
+                               "prompt_logprobs": 0}}
+    return {"logprobs": True, "top_logprobs": len(scoring.token_ids),
+            "extra_body": {"structured_outputs": {"choice": list(scoring.choices)},
+                           "logprob_token_ids": list(scoring.token_ids), "return_tokens_as_token_ids": True}}
+
+
 def parse_answer(content: str | None, finish_reason: str | None,
                  schema: type[BaseModel]) -> tuple[BaseModel | None, str | None]:
     """(value, None) for a valid answer, else (None, reason): length, invalid_json or schema."""
@@ -128,10 +197,17 @@ class TeacherClient:
 
     def key(self, request: ChatRequest) -> str:
         """Everything that determines the answer: model, messages, schema, sampling, seed."""
+        scoring = None if request.scoring is None else scoring_arguments(request.scoring)
         return cache_key({"format": CACHE_FORMAT, "model": self.config.model,
-                          "served_name": self.config.served_name, "messages": request.messages,
+                          "served_name": self.config.served_name, "messages": self._messages(request),
                           "schema": request.schema.model_json_schema(), "sampling": self._sampling(request),
-                          "seed": request.seed})
+                          "seed": request.seed, **({"scoring": scoring} if scoring else {})})
+
+    @staticmethod
+    def _messages(request: ChatRequest) -> list[dict[str, str]]:
+        if request.scoring is not None and request.scoring.prefill is not None:
+            return [*request.messages, {"role": "assistant", "content": request.scoring.prefill}]
+        return request.messages
 
     def _sampling(self, request: ChatRequest) -> dict[str, Any]:
         temperature = self.config.temperature if request.temperature is None else request.temperature
@@ -192,13 +268,16 @@ class TeacherClient:
                     prompt_tokens += response.usage.prompt_tokens
                     completion_tokens += response.usage.completion_tokens
                 choice = response.choices[0]
-                value, reason = parse_answer(choice.message.content, choice.finish_reason, request.schema)
+                if request.scoring is not None:
+                    value, reason = parse_scored(response, request.scoring)
+                else:
+                    value, reason = parse_answer(choice.message.content, choice.finish_reason, request.schema)
                 if value is not None:
                     if self.cache is not None:
                         answer = {"value": value.model_dump(mode="json"), "prompt_tokens": prompt_tokens,
                                   "completion_tokens": completion_tokens, "rejected": rejected}
                         self.cache.put(key, answer, self.stage,
-                                       {"messages": request.messages, "seed": request.seed,
+                                       {"messages": self._messages(request), "seed": request.seed,
                                         "schema": request.schema.__name__})
                     return self._record(ChatResult(request, value, None, prompt_tokens, completion_tokens,
                                                    False, key), rejected)
@@ -228,6 +307,10 @@ class TeacherClient:
                                                retry=retry_if_exception_type(RETRYABLE), reraise=True,
                                                before_sleep=_log_retry):
                 with attempt:
+                    if request.scoring is not None:
+                        return await client.chat.completions.create(
+                            model=self.config.served_name, messages=self._messages(request), seed=seed,
+                            **scoring_arguments(request.scoring), **self._sampling(request))
                     return await client.chat.completions.create(
                         model=self.config.served_name, messages=request.messages, seed=seed,
                         response_format=response_format(request.schema), **self._sampling(request))
@@ -240,6 +323,21 @@ class TeacherClient:
                                      f"{exc.message}") from None
         except openai.APIStatusError as exc:
             raise RequestRefused(f"HTTP {exc.status_code}: {exc.message}") from None
+
+    def tokenize(self, text: str) -> list[int] | None:
+        """Token ids of `text` by the teacher's own tokenizer (vLLM `POST /tokenize`, no special tokens);
+        None when the server has no such route (a hosted endpoint). Starts the server if needed."""
+        ensure_server(self.config)
+        self._server_checked = True
+        root = self.config.base_url.removesuffix("/v1")
+        headers = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
+        try:
+            response = httpx.post(f"{root}/tokenize", headers=headers, timeout=self.config.timeout,
+                                  json={"model": self.config.served_name, "prompt": text, "add_special_tokens": False})
+            response.raise_for_status()
+            return [int(token) for token in response.json()["tokens"]]
+        except (httpx.HTTPError, KeyError, TypeError, ValueError):
+            return None
 
     def close(self) -> None:
         if self.cache is not None:

