@@ -5,15 +5,11 @@ Errors the user can act on (EvokdError) print as one line and exit 2; `--debug` 
 
 from __future__ import annotations
 
-import logging
-import sys
-import traceback
 from pathlib import Path
 
 import click
 
-from evokd import interrupts
-from evokd.errors import EvokdError
+from evokd.entry import run_command, setup_logging
 
 
 @click.group()
@@ -22,30 +18,7 @@ from evokd.errors import EvokdError
 def cli(ctx: click.Context, debug: bool) -> None:
     """Evolving Knowledge Distillation with a vLLM teacher, versioned by DVC."""
     ctx.obj = {"debug": debug}
-    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-def run_command(command: click.Command) -> None:
-    """Run a click command the evokd way: EvokdError -> one line on stderr and exit 2 (traceback with --debug).
-
-    Ctrl-C exits 130 and SIGTERM 143, both after cleanup (no partial output is left where DVC would see it).
-    """
-    debug = "--debug" in sys.argv[1:]
-    interrupts.install()
-    try:
-        command.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except EvokdError as exc:
-        if debug:
-            traceback.print_exc()
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    setup_logging(debug)
 
 
 # ---- teacher -------------------------------------------------------------------------------------------

@@ -21,8 +21,8 @@ from evokd.baselines import (
     train_scored,
     zero_shot,
 )
-from evokd.cli import run_command
 from evokd.data import load_task, read_samples, write_samples
+from evokd.entry import run_command
 from evokd.io import atomic_write_json, read_json, write_jsonl
 from evokd.loop.common import sample_gold_display, sample_text, stop_teacher_if_asked
 from evokd.params import load_params
@@ -46,8 +46,7 @@ def write_metrics(path: Path, method: str, test: dict[str, Any], teacher_tokens:
 
 
 @click.group()
-@click.option("--debug", is_flag=True)
-def main(debug: bool) -> None:
+def main() -> None:
     """One baseline per command."""
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from evokd.cli import run_command
 from evokd.data import load_task, read_samples, write_samples
+from evokd.entry import run_command
 from evokd.io import atomic_write_json, write_jsonl
 from evokd.loop.bootstrap import ROUND, teacher_data
 from evokd.loop.common import stage_summary, stop_teacher_if_asked
@@ -26,9 +26,8 @@ from evokd.teacher.client import TeacherClient
 @click.option("--metrics", type=click.Path(path_type=Path), required=True)
 @click.option("--confusion", type=click.Path(path_type=Path), required=True,
               help="the student's test confusion rows (the report plots the final round's)")
-@click.option("--debug", is_flag=True)
 def main(task: Path, seeds: Path, test: Path, prompts_dir: Path, out_model: Path, out_dir: Path, metrics: Path,
-         confusion: Path, debug: bool) -> None:
+         confusion: Path) -> None:
     params = load_params()
     task_spec = load_task(task)
     gold_seeds, gold_test = read_samples(seeds, task_spec), read_samples(test, task_spec)

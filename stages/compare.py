@@ -5,7 +5,7 @@ from pathlib import Path
 import click
 
 from evokd.bench import BASELINES, comparison_curves
-from evokd.cli import run_command
+from evokd.entry import run_command
 from evokd.io import atomic_write_json, read_json
 
 
@@ -13,8 +13,7 @@ from evokd.io import atomic_write_json, read_json
 @click.option("--plots-dir", type=click.Path(path_type=Path), required=True, help="the EvoKD report's metrics/plots")
 @click.option("--baselines-dir", type=click.Path(path_type=Path), required=True, help="metrics/baselines")
 @click.option("--out-dir", type=click.Path(path_type=Path), required=True)
-@click.option("--debug", is_flag=True)
-def main(plots_dir: Path, baselines_dir: Path, out_dir: Path, debug: bool) -> None:
+def main(plots_dir: Path, baselines_dir: Path, out_dir: Path) -> None:
     baselines = {name: read_json(baselines_dir / f"{name}.json") for name in BASELINES}
     curves = comparison_curves(read_json(plots_dir / "score_by_round.json"),
                                read_json(plots_dir / "score_by_tokens.json"), baselines)

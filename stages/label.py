@@ -4,8 +4,8 @@ from pathlib import Path
 
 import click
 
-from evokd.cli import run_command
 from evokd.data import load_task, read_samples, write_samples
+from evokd.entry import run_command
 from evokd.io import atomic_write_json, read_jsonl
 from evokd.loop.common import stage_summary
 from evokd.loop.generate import GeneratedInput
@@ -23,9 +23,7 @@ from evokd.teacher.client import TeacherClient
 @click.option("--prompts", "prompts_dir", type=click.Path(path_type=Path), default=Path("prompts"))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="round K's labeled.jsonl")
 @click.option("--stats", type=click.Path(path_type=Path), required=True)
-@click.option("--debug", is_flag=True)
-def main(round_name: str, task: Path, seeds: Path, generated: Path, prompts_dir: Path, out: Path, stats: Path,
-         debug: bool) -> None:
+def main(round_name: str, task: Path, seeds: Path, generated: Path, prompts_dir: Path, out: Path, stats: Path) -> None:
     params = load_params()
     task_spec = load_task(task)
     inputs = [GeneratedInput.model_validate(row) for row in read_jsonl(generated)]

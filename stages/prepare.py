@@ -5,14 +5,13 @@ from pathlib import Path
 import click
 
 from evokd.benchmarks import prepare_benchmark
-from evokd.cli import run_command
+from evokd.entry import run_command
 from evokd.params import load_params
 
 
 @click.command()
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="data/raw")
-@click.option("--debug", is_flag=True)
-def main(out: Path, debug: bool) -> None:
+def main(out: Path) -> None:
     params = load_params()
     prepare_benchmark(params.task.benchmark, params.task.shots, params.seed, out)
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import click
 
-from evokd.cli import run_command
 from evokd.data import load_task
+from evokd.entry import run_command
 from evokd.io import atomic_write_json, read_json
 from evokd.loop.bootstrap import ROUND
 from evokd.loop.report import build_report
@@ -20,9 +20,7 @@ from evokd.params import load_params
               help="metrics/confusion: the test confusion rows of every round")
 @click.option("--summary", type=click.Path(path_type=Path), required=True)
 @click.option("--plots-dir", type=click.Path(path_type=Path), required=True)
-@click.option("--debug", is_flag=True)
-def main(task: Path, rounds_dir: Path, metrics_dir: Path, confusion_dir: Path, summary: Path, plots_dir: Path,
-         debug: bool) -> None:
+def main(task: Path, rounds_dir: Path, metrics_dir: Path, confusion_dir: Path, summary: Path, plots_dir: Path) -> None:
     params = load_params()
     report = build_report(load_task(task), [ROUND, *params.round_order()], rounds_dir, metrics_dir)
     for name in ("score_by_round", "score_by_tokens", "per_label_f1", "samples_per_label"):
@@ -31,6 +29,8 @@ def main(task: Path, rounds_dir: Path, metrics_dir: Path, confusion_dir: Path, s
     if final_round is not None:
         atomic_write_json(plots_dir / "confusion.json", read_json(confusion_dir / f"{final_round}.json"))
     atomic_write_json(summary, report["summary"])
+    for warning in report["summary"]["warnings"]:
+        click.echo(f"report: warning: {warning}", err=True)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import click
 
-from evokd.cli import run_command
 from evokd.data import load_task, read_samples, write_samples
+from evokd.entry import run_command
 from evokd.io import atomic_write_json, write_jsonl
 from evokd.loop.common import derive_seed, stage_summary, stop_teacher_if_asked
 from evokd.loop.train import probe_student, train_and_evaluate, trained_note, training_mix
@@ -27,10 +27,9 @@ from evokd.params import load_params
 @click.option("--metrics", type=click.Path(path_type=Path), required=True)
 @click.option("--confusion", type=click.Path(path_type=Path), required=True,
               help="the student's test confusion rows (the report plots the final round's)")
-@click.option("--debug", is_flag=True)
 def main(round_name: str, task: Path, batch: Path, pool: Path, seeds: Path, test: Path, prev_model: Path,
          out_model: Path, out_probe: Path, out_probe_scores: Path, out_pool: Path, metrics: Path,
-         confusion: Path, debug: bool) -> None:
+         confusion: Path) -> None:
     params = load_params()
     stop_teacher_if_asked(params.teacher)
     task_spec = load_task(task)
