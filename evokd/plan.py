@@ -72,14 +72,14 @@ def request_kinds(task: TaskSpec, prompts: PromptSet, seeds: list[Sample], param
     loop = params.loop
     return {
         "generation": prompts.messages("generation", task, intent=label, stance="hard", examples=texts[:3],
-                                       analysis=None, with_label=not loop.separate_labeling),
-        "labeling": prompts.messages("labeling", task, text=texts[0]),
+                                       analysis=None, direction=None, with_label=not loop.separate_labeling),
+        "labeling": prompts.messages("labeling", task, text=texts[0], demos=[], label=label),
         "analysis": prompts.messages("analysis", task, per_label={name: 0.5 for name in task.label_names},
                                      wrong=rows[:loop.n_wrong], correct=rows[:loop.n_correct]
                                      if loop.include_correct else None, history=[]),
         "paraphrase": prompts.messages("paraphrase", task, text=texts[0],
                                        label=seeds[0].label if seeds and isinstance(seeds[0], ClassificationSample)
-                                       else None),
+                                       else label.name),
     }
 
 
@@ -87,13 +87,15 @@ def stage_requests(stage: str, params: Params, task: TaskSpec, n_seeds: int) -> 
     """Teacher requests per kind that one stage makes (before re-asks of invalid answers)."""
     loop = params.loop
     batch = loop.n_hard + loop.easy_count
+    per_input = len(task.labels) if task.kind == "ner" else 1  # NER: one extraction per entity type
     kind = stage.split("@")[0]
     if kind == "bootstrap":
         init = loop.n_init * n_seeds if loop.init else 0
-        return {"paraphrase": init, "labeling": (batch if loop.separate_labeling else 0)
-                + (init if task.kind == "ner" else 0), "generation": batch}
-    return {"analyze": {"analysis": 1}, "generate": {"generation": batch},
-            "label": {"labeling": batch if loop.separate_labeling else 0}}.get(kind, {})
+        return {"paraphrase": init, "labeling": ((batch if loop.separate_labeling else 0)
+                                                 + (init if task.kind == "ner" else 0)) * per_input,
+                "generation": batch}
+    return {"analyze": {"analysis": 1}, "generate": {"generation": batch * loop.select_factor},
+            "label": {"labeling": batch * per_input if loop.separate_labeling else 0}}.get(kind, {})
 
 
 def build_plan(root: Path, params: Params, stages: list[str] | None, counter: TokenCounter,

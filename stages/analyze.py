@@ -4,8 +4,8 @@ from pathlib import Path
 
 import click
 
-from evokd.cli import run_command
 from evokd.data import load_task
+from evokd.entry import run_command
 from evokd.io import atomic_write_json, read_json, read_jsonl, write_jsonl
 from evokd.loop.analyze import analyze
 from evokd.loop.common import per_label_f1, stage_summary
@@ -24,9 +24,8 @@ from evokd.teacher.client import TeacherClient
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="round K's analysis.json")
 @click.option("--out-history", type=click.Path(path_type=Path), required=True)
 @click.option("--stats", type=click.Path(path_type=Path), required=True)
-@click.option("--debug", is_flag=True)
 def main(round_name: str, task: Path, probe: Path, probe_scores: Path, history: Path, prompts_dir: Path,
-         out: Path, out_history: Path, stats: Path, debug: bool) -> None:
+         out: Path, out_history: Path, stats: Path) -> None:
     params = load_params()
     task_spec = load_task(task)
     prompts = PromptSet(prompts_dir, params.prompts.set)

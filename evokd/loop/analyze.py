@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from pydantic import BaseModel
+
 from evokd.data import TaskSpec
 from evokd.loop.common import derive_seed
 from evokd.loop.config import LoopConfig
@@ -25,12 +27,14 @@ def select_probe_rows(probe: list[dict[str, Any]], config: LoopConfig, seed: int
 
 
 def fallback_analysis(task: TaskSpec, per_label_f1: dict[str, float]) -> Analysis:
-    """When the teacher gives no valid analysis: weak and mastered labels read off the probe scores."""
+    """When the teacher gives no valid analysis: weak and mastered labels read off the probe scores. The summary
+    is quoted to the generator, so it names the weak labels' words rather than saying that the teacher failed."""
     ranked = sorted(task.label_names, key=lambda name: per_label_f1.get(name, 0.0))
     half = max(1, len(ranked) // 2)
+    weak = ranked[:half][:8]
     return Analysis(
-        summary="No valid teacher analysis; weak labels are those with the lowest probe F1.",
-        weak_labels=ranked[:half][:8],
+        summary="The student does worst on: " + ", ".join(task.words[name] for name in weak) + ".",
+        weak_labels=weak,
         mastered_labels=[name for name in ranked[half:] if per_label_f1.get(name, 0.0) > 0][:8],
         directions=[],
     )
@@ -49,4 +53,12 @@ def analyze(client: TeacherClient, task: TaskSpec, prompts: PromptSet, probe: li
     [result] = client.run([request], desc=f"analyze {round_name}")
     if result.value is None:
         return fallback_analysis(task, scores), False
-    return Analysis.model_validate(result.value.model_dump()), True
+    return to_label_ids(task, result.value), True
+
+
+def to_label_ids(task: TaskSpec, answer: BaseModel) -> Analysis:
+    """The teacher's analysis with its label words (the schema's enums) mapped back to label ids."""
+    value = answer.model_dump()
+    for key in ("weak_labels", "mastered_labels"):
+        value[key] = [task.label_of_word(word) for word in value[key]]
+    return Analysis.model_validate(value)

@@ -72,6 +72,8 @@ def stage_summary(stage: str, stats: dict[str, Any], note: str = "") -> str:
     if teacher:
         cached = f" ({teacher['cached']} cached answers)" if teacher.get("cached") else ""
         parts.append(f"{teacher.get('total_tokens', 0):,} teacher tokens{cached}")
+    if stats.get("labels"):
+        parts.append("labels " + " ".join(f"{name} {count}" for name, count in stats["labels"].items() if count))
     if note:
         parts.append(note)
-    return f"{stage}: " + ", ".join(parts)
+    return f"{stage}: " + ", ".join(parts) + "".join(f"\nwarning: {line}" for line in stats.get("warnings", []))

@@ -2,30 +2,41 @@
 labels — then every input is length-checked and deduplicated against the whole pool.
 
 Inputs carry their intent (the label or entity type they were written for); the label comes later, from a
-separate constrained call (label.py), unless `separate_labeling` is off.
+separate constrained call (label.py), unless `separate_labeling` is off. Every label gets a floor of hard inputs
+(`loop.min_hard_per_label`), each hard request carries one of the analysis's directions, and every prompt shows
+the task's style note and real examples of its label (the gold seeds first). NER sentences come back with their
+entities as inline markup (evokd/loop/spans.py): the plain text is the input, the marked entities its proposed
+spans. With `loop.select_factor` k > 1 each planned input is asked for k times and the previous round's student
+keeps, per planned (intent, stance), the inputs it is least sure of.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from statistics import fmean
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from evokd.data import Provenance, Sample, Span, TaskSpec, tokenize_words
+from evokd.data import ClassificationSample, NerSample, Provenance, Sample, Span, TaskSpec, tokenize_words
 from evokd.loop.common import derive_seed, sample_text, teacher_provenance
 from evokd.loop.config import LoopConfig
 from evokd.loop.dedup import DuplicateFilter
 from evokd.loop.schemas import Analysis, schema_for
+from evokd.loop.spans import parse_markup, to_markup
 from evokd.prompts import PromptSet
 from evokd.teacher.client import ChatRequest, ChatResult, TeacherClient
 
 EXAMPLES_PER_PROMPT = 3
+DOMINANT_SHARE = 0.8  # a round in which one label takes more than this share of the samples gets a warning
 
 
 class GeneratedInput(BaseModel):
-    """One teacher-written input before labelling; `proposed_*` hold the label when generation also labels."""
+    """One teacher-written input before labelling; `proposed_*` hold the label when generation also labels (for
+    NER always: the entities marked up in the generated sentence)."""
 
     model_config = ConfigDict(extra="forbid")
     text: str
@@ -50,11 +61,42 @@ def spread(labels: list[str], count: int, weights: dict[str, float]) -> list[str
     return [name for name in labels for _ in range(shares[name])]
 
 
-def plan_intents(task: TaskSpec, analysis: Analysis | None, per_label_f1: dict[str, float],
-                 n_hard: int, n_easy: int) -> list[tuple[str, str]]:
+def hard_intents(names: list[str], weights: dict[str, float], n_hard: int, floor: int,
+                 pool_counts: dict[str, int], seed: int) -> list[str]:
+    """The labels of a round's hard inputs, in label order, so that no round starves a label.
+
+    When n_hard >= labels x floor, every label gets `floor` and the rest go by weight. Otherwise n_hard // floor
+    labels get their floor this round: half of them (rounded up) are the weakest labels (highest weight), the
+    other half are, among the rest, the labels the pool holds the fewest samples of; ties break by a shuffle
+    seeded per round. As the pool grows the least-served labels change, so every label comes up over rounds
+    (77 labels, 8 hard inputs: 8 distinct labels a round, the 4 weakest and the 4 least served). The remainder
+    n_hard % floor goes by weight among the chosen labels.
+    """
+    if n_hard <= 0:
+        return []
+    if floor == 0:
+        return spread(names, n_hard, weights)
+    floor = min(floor, n_hard)
+    order = {name: rank for rank, name in enumerate(random.Random(seed).sample(names, len(names)))}
+    chosen = names
+    if n_hard < floor * len(names):
+        slots = n_hard // floor
+        weakest = sorted(names, key=lambda name: (-weights[name], pool_counts.get(name, 0), order[name]))
+        weakest = weakest[: (slots + 1) // 2]
+        rest = sorted((name for name in names if name not in weakest),
+                      key=lambda name: (pool_counts.get(name, 0), order[name]))
+        picked = {*weakest, *rest[: slots // 2]}
+        chosen = [name for name in names if name in picked]
+    shares = Counter(dict.fromkeys(chosen, floor))
+    shares.update(spread(chosen, n_hard - floor * len(chosen), weights))
+    return [name for name in names for _ in range(shares[name])]
+
+
+def plan_intents(task: TaskSpec, analysis: Analysis | None, per_label_f1: dict[str, float], n_hard: int,
+                 n_easy: int, floor: int, pool_counts: dict[str, int], seed: int) -> list[tuple[str, str]]:
     """(intent, stance) pairs. Hard inputs go to labels in proportion to their error (weak labels count double,
-    as the paper observed they need more data); easy inputs cover mastered labels. Without an analysis (the
-    bootstrap batch) everything is spread evenly and marked static."""
+    as the paper observed they need more data) above a floor per label (`hard_intents`); easy inputs cover
+    mastered labels. Without an analysis (the bootstrap batch) everything is spread evenly and marked static."""
     names = task.label_names
     if analysis is None:
         return [(name, "static") for name in spread(names, n_hard + n_easy, dict.fromkeys(names, 1.0))]
@@ -62,74 +104,147 @@ def plan_intents(task: TaskSpec, analysis: Analysis | None, per_label_f1: dict[s
     hard_weights = {name: (1.0 - per_label_f1.get(name, 0.0)) + (1.0 if name in weak else 0.0) + 0.05
                     for name in names}
     mastered = [name for name in names if name in set(analysis.mastered_labels)] or names
-    plan = [(name, "hard") for name in spread(names, n_hard, hard_weights)]
+    plan = [(name, "hard") for name in hard_intents(names, hard_weights, n_hard, floor, pool_counts, seed)]
     plan += [(name, "easy") for name in spread(mastered, n_easy, dict.fromkeys(mastered, 1.0))]
     return plan
 
 
+def label_balance(task: TaskSpec, samples: Sequence[Sample]) -> tuple[dict[str, int], str | None]:
+    """Samples per label id (entity mentions per type for NER), every label in task order, and a warning line
+    when one label takes more than 80% of them: a round like that teaches the student one label."""
+    counts: Counter[str] = Counter()
+    for sample in samples:
+        if isinstance(sample, NerSample):
+            counts.update(tag[2:] for tag in sample.tags if tag.startswith("B-"))
+        else:
+            counts[sample.label] += 1
+    table = {name: counts[name] for name in task.label_names}
+    total = sum(table.values())
+    top = max(table, key=table.__getitem__)
+    if total and table[top] > DOMINANT_SHARE * total:
+        unit = "entities" if task.kind == "ner" else "samples"
+        return table, f"label {top!r} takes {table[top]} of {total} {unit} ({table[top] / total:.0%})"
+    return table, None
+
+
 def _examples_by_label(task: TaskSpec, pool: list[Sample], seed: int) -> dict[str, list[str]]:
-    """A few pool texts per label (per entity type for NER) to show the teacher the style of the task."""
+    """A few texts per label (per entity type for NER, in markup) to show the teacher the style of the task: the
+    gold seeds of the label first, then a seeded sample of the rest of the pool."""
     examples: dict[str, list[str]] = {name: [] for name in task.label_names}
-    shuffled = list(pool)
-    random.Random(seed).shuffle(shuffled)
-    for sample in shuffled:
-        owners = ({tag[2:] for tag in sample.tags if tag != "O"} if task.kind == "ner" else {sample.label})
+    others = [sample for sample in pool if sample.stance != "seed"]
+    random.Random(seed).shuffle(others)
+    for sample in [*(sample for sample in pool if sample.stance == "seed"), *others]:
+        if isinstance(sample, NerSample):
+            owners, text = {tag[2:] for tag in sample.tags if tag != "O"}, to_markup(sample.tokens, sample.tags)
+        else:
+            owners, text = {sample.label}, sample.text
         for name in owners:
             if name in examples and len(examples[name]) < EXAMPLES_PER_PROMPT:
-                examples[name].append(sample_text(sample))
+                examples[name].append(text)
     return examples
 
 
 def generate(client: TeacherClient, task: TaskSpec, prompts: PromptSet, analysis: Analysis | None,
              per_label_f1: dict[str, float], pool: list[Sample], config: LoopConfig, seed: int, round_name: str,
-             teacher_model: str, n_hard: int, n_easy: int, with_label: bool
+             teacher_model: str, n_hard: int, n_easy: int, with_label: bool, student: Path | None = None
              ) -> tuple[list[GeneratedInput], dict[str, Any]]:
-    """Ask for one input per planned intent (concurrently), then filter. Returns kept inputs and their stats."""
-    plan = plan_intents(task, analysis, per_label_f1, n_hard, n_easy)
+    """Ask for the planned inputs (concurrently), then filter; `student` (the previous round's checkpoint) selects
+    among `loop.select_factor` candidates per input. Returns kept inputs and their stats."""
+    pool_counts, _warning = label_balance(task, pool)
+    plan = plan_intents(task, analysis, per_label_f1, n_hard, n_easy, config.min_hard_per_label, pool_counts,
+                        derive_seed(seed, round_name, "plan"))
     return generate_for_plan(client, task, prompts, plan, analysis, pool, config, seed, round_name, teacher_model,
-                             with_label)
+                             with_label, student)
 
 
 def generate_for_plan(client: TeacherClient, task: TaskSpec, prompts: PromptSet, plan: list[tuple[str, str]],
                       analysis: Analysis | None, pool: list[Sample], config: LoopConfig, seed: int, round_name: str,
-                      teacher_model: str, with_label: bool) -> tuple[list[GeneratedInput], dict[str, Any]]:
-    """`generate` for an explicit (intent, stance) plan: the static baseline plans its own label rotation."""
+                      teacher_model: str, with_label: bool, student: Path | None = None
+                      ) -> tuple[list[GeneratedInput], dict[str, Any]]:
+    """`generate` for an explicit (intent, stance) plan: the static baseline plans its own label rotation.
+
+    The i-th hard input gets the analysis's direction i (round-robin). With a student and select_factor k > 1,
+    every planned input is asked k times (different seeds); without a student (the bootstrap batch) once."""
     labels = {label.name: label for label in task.labels}
     examples = _examples_by_label(task, pool, derive_seed(seed, round_name, "examples"))
-    schema = schema_for("generation_labeled" if with_label else "generation", task, config.max_chars)
-    requests = [
-        ChatRequest(
-            messages=prompts.messages("generation", task, intent=labels[intent], stance=stance,
-                                      examples=examples[intent], analysis=analysis, with_label=with_label),
-            schema=schema, seed=derive_seed(seed, round_name, "generate", index, intent, stance))
-        for index, (intent, stance) in enumerate(plan)
-    ]
+    factor = config.select_factor if student is not None else 1
+    labelled = with_label and task.kind == "classification"
+    schema = schema_for("generation_labeled" if labelled else "generation", task, config.max_chars)
+    directions = analysis.directions if analysis is not None else []
+    hard_index = 0
+    slots, requests = [], []
+    for index, (intent, stance) in enumerate(plan):
+        direction = None
+        if stance == "hard" and directions:
+            direction = directions[hard_index % len(directions)]
+            hard_index += 1
+        messages = prompts.messages("generation", task, intent=labels[intent], stance=stance,
+                                    examples=examples[intent], analysis=analysis, direction=direction,
+                                    with_label=with_label)
+        for copy in range(factor):
+            # copy 0 keeps the seed of an unselected run, so turning selection on reuses its cached answers
+            where = (index, intent, stance) if copy == 0 else (index, intent, stance, copy)
+            slots.append(index)
+            requests.append(ChatRequest(messages=messages, schema=schema,
+                                        seed=derive_seed(seed, round_name, "generate", *where)))
     results = client.run(requests, desc=f"generate {round_name}")
-    accepted, rejects = accept_texts(results, pool, task, config)
+    accepted, rejects = accept_texts(results, pool, task, config, parse=task.kind == "ner")
     kept: list[GeneratedInput] = []
-    for index, text, result in accepted:
-        intent, stance = plan[index]
+    for index, text, spans, result in accepted:
+        intent, stance = plan[slots[index]]
+        word = getattr(result.value, "label", None)
         kept.append(GeneratedInput(
             text=text, intent=intent, stance=stance, round=round_name,
             provenance=teacher_provenance(teacher_model, prompts.name, result.key, intent),
-            proposed_label=getattr(result.value, "label", None),
-            proposed_spans=([Span(text=e.text, type=e.type) for e in result.value.entities]
-                            if hasattr(result.value, "entities") else None),
-        ))
-    stats = {
-        "requested": len(plan),
-        "kept": len(kept),
+            proposed_label=task.label_of_word(word) if word is not None else None, proposed_spans=spans))
+    stats: dict[str, Any] = {
+        "requested": len(requests),
         "planned": dict(Counter(f"{stance}:{intent}" for intent, stance in plan)),
-        "rejects": dict(rejects),
-        "teacher": client.stats.to_dict(),
+        "select_factor": factor,
     }
+    if factor > 1 and student is not None:
+        kept, stats["selection"] = select_least_confident(task, plan, kept, student)
+    stats.update({"kept": len(kept), "rejects": dict(rejects), "teacher": client.stats.to_dict()})
     return kept, stats
 
 
-def accept_texts(results: list[ChatResult], pool: list[Sample], task: TaskSpec, config: LoopConfig
-                 ) -> tuple[list[tuple[int, str, ChatResult]], Counter[str]]:
-    """(index, cleaned text, result) of the answers that pass the length checks and are new to the pool (and to
-    each other), and the rejects by reason."""
+def select_least_confident(task: TaskSpec, plan: list[tuple[str, str]], candidates: list[GeneratedInput],
+                           student: Path) -> tuple[list[GeneratedInput], dict[str, Any]]:
+    """Per planned (intent, stance), as many candidates as the plan has inputs for it: those the student is
+    least sure of (lowest confidence; ties keep the earlier one), so the batch keeps the plan's label spread.
+    Returns the kept inputs (in candidate order) and the selection's stats."""
+    from evokd.student.predict import predict
+
+    confidence = [prediction.confidence
+                  for prediction in predict(student, task, [_unlabelled_sample(task, item) for item in candidates])]
+    quota = Counter(plan)
+    taken: Counter[tuple[str, str]] = Counter()
+    keep = []
+    for index in sorted(range(len(candidates)), key=confidence.__getitem__):
+        slot = (candidates[index].intent, candidates[index].stance)
+        if taken[slot] < quota[slot]:
+            taken[slot] += 1
+            keep.append(index)
+    keep.sort()
+    stats = {"student": str(student), "candidates": len(candidates), "selected": len(keep),
+             "mean_confidence_candidates": round(fmean(confidence), 4) if confidence else None,
+             "mean_confidence_selected": round(fmean(confidence[index] for index in keep), 4) if keep else None}
+    return [candidates[index] for index in keep], stats
+
+
+def _unlabelled_sample(task: TaskSpec, item: GeneratedInput) -> Sample:
+    """A generated input as the student's predict() reads it (its label or tags are not looked at)."""
+    if task.kind == "ner":
+        tokens = tokenize_words(item.text)
+        return NerSample(tokens=tokens, tags=["O"] * len(tokens), text=item.text)
+    return ClassificationSample(text=item.text, label=item.intent)
+
+
+def accept_texts(results: list[ChatResult], pool: list[Sample], task: TaskSpec, config: LoopConfig, parse: bool
+                 ) -> tuple[list[tuple[int, str, list[Span] | None, ChatResult]], Counter[str]]:
+    """(index, cleaned text, marked-up spans, result) of the answers that pass the length checks and are new to the
+    pool (and to each other), and the rejects by reason. With `parse`, an answer's text is NER markup: the plain
+    text is what gets checked and kept, its entities become the spans, and bad markup is a reject."""
     duplicates = DuplicateFilter([sample_text(sample) for sample in pool], config.near_dup_threshold)
     rejects: Counter[str] = Counter()
     accepted = []
@@ -137,12 +252,19 @@ def accept_texts(results: list[ChatResult], pool: list[Sample], task: TaskSpec, 
         if result.value is None:
             rejects[f"teacher_{result.error.split()[0]}"] += 1
             continue
-        text = " ".join(result.value.text.split())
+        text, spans = " ".join(result.value.text.split()), None
+        if parse:
+            try:
+                text, spans = parse_markup(text, task.label_names)
+            except ValueError:
+                rejects["bad_markup"] += 1
+                continue
+            text = " ".join(text.split())
         reason = _length_problem(text, task, config) or duplicates.check(text)
         if reason:
             rejects[reason] += 1
         else:
-            accepted.append((index, text, result))
+            accepted.append((index, text, spans, result))
     return accepted, rejects
 
 
@@ -170,9 +292,9 @@ def paraphrase(client: TeacherClient, task: TaskSpec, prompts: PromptSet, seeds:
         for index, (sample, _copy) in enumerate(jobs)
     ]
     results = client.run(requests, desc=f"paraphrase {round_name}")
-    accepted, rejects = accept_texts(results, seeds, task, config)
+    accepted, rejects = accept_texts(results, seeds, task, config, parse=False)
     kept: list[GeneratedInput] = []
-    for index, text, result in accepted:
+    for index, text, _spans, result in accepted:
         label = getattr(jobs[index][0], "label", None)
         kept.append(GeneratedInput(
             text=text, intent=label or "", stance="init", round=round_name, proposed_label=label,

@@ -24,7 +24,7 @@ from evokd.data import ClassificationSample, NerSample, Sample, Span, TaskSpec, 
 from evokd.loop.calibration import batch_prior, calibrate, softmax
 from evokd.loop.common import derive_seed
 from evokd.loop.config import LoopConfig
-from evokd.loop.generate import GeneratedInput
+from evokd.loop.generate import GeneratedInput, label_balance
 from evokd.loop.schemas import schema_for
 from evokd.prompts import PromptSet
 from evokd.teacher.client import ChatRequest, ChatResult, ScoredAnswer, Scoring, TeacherClient
@@ -244,6 +244,9 @@ def label(client: TeacherClient | None, task: TaskSpec, prompts: PromptSet, inpu
         except ValueError:
             rejects["span_not_in_text"] += 1
     confidences = [s.confidence for s in samples if isinstance(s, ClassificationSample) and s.confidence is not None]
+    counts, warning = label_balance(task, samples)
+    if warning:
+        log.warning("%s: %s", round_name, warning)
     stats = {
         "inputs": len(inputs),
         "kept": len(samples),
@@ -253,6 +256,8 @@ def label(client: TeacherClient | None, task: TaskSpec, prompts: PromptSet, inpu
         "separate_labeling": separate,
         **how,
         "mean_confidence": round(sum(confidences) / len(confidences), 4) if confidences else None,
+        "labels": counts,
+        "warnings": [warning] if warning else [],
         "teacher": client.stats.to_dict() if client is not None else None,
     }
     return samples, stats

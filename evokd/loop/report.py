@@ -6,8 +6,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from evokd.data import NerSample, Sample, TaskSpec, read_samples
+from evokd.data import Sample, TaskSpec, read_samples
 from evokd.io import read_json
+from evokd.loop.generate import label_balance
 
 TEACHER_STATS_FILES = ("bootstrap_stats.json", "analyze_stats.json", "gen_stats.json", "label_stats.json")
 
@@ -43,18 +44,17 @@ def round_rejects(round_dir: Path) -> tuple[int, int]:
 
 
 def samples_per_label(task: TaskSpec, samples: list[Sample]) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for sample in samples:
-        if isinstance(sample, NerSample):
-            counts.update(tag[2:] for tag in sample.tags if tag.startswith("B-"))
-        else:
-            counts[sample.label] += 1
-    return counts
+    """Samples per label id (entity mentions per type for NER); labels with none are left out."""
+    return Counter({name: count for name, count in label_balance(task, samples)[0].items() if count})
 
 
 def build_report(task: TaskSpec, rounds: list[str], rounds_dir: Path, metrics_dir: Path) -> dict[str, Any]:
-    """Summary and curves over the rounds that have metrics, in chain order."""
+    """Summary and curves over the rounds that have metrics, in chain order. The summary keeps each round's
+    labelled samples per label (`labels`, labels with none left out) and a warning line per round in which one
+    label took more than 80% of them (`warnings`)."""
     score_by_round, score_by_tokens, per_label, per_label_samples = [], [], [], []
+    labels: dict[str, dict[str, int]] = {}
+    warnings: list[str] = []
     cumulative_tokens = kept = requested = rejected = 0
     last_fooled = None
     done = [name for name in rounds if (metrics_dir / f"{name}.json").is_file()]
@@ -73,9 +73,11 @@ def build_report(task: TaskSpec, rounds: list[str], rounds_dir: Path, metrics_di
         score_by_tokens.append({"teacher_tokens": cumulative_tokens, "score": test["score"], "round": name})
         per_label += [{"round": name, "label": label, "f1": values["f1"]}
                       for label, values in test.get("per_label", {}).items()]
-        counts = samples_per_label(task, batch)
-        per_label_samples += [{"round": name, "label": label, "samples": counts.get(label, 0)}
-                              for label in task.label_names]
+        counts, warning = label_balance(task, batch)
+        per_label_samples += [{"round": name, "label": label, "samples": count} for label, count in counts.items()]
+        labels[name] = {label: count for label, count in counts.items() if count}
+        if warning:
+            warnings.append(f"{name}: {warning}")
     scores = [row["score"] for row in score_by_round]
     best = max(range(len(scores)), key=scores.__getitem__) if scores else None
     summary = {
@@ -89,6 +91,8 @@ def build_report(task: TaskSpec, rounds: list[str], rounds_dir: Path, metrics_di
         "samples_kept": kept,
         "rejection_rate": rejected / requested if requested else 0.0,
         "last_fooled_rate": last_fooled,
+        "labels": labels,
+        "warnings": warnings,
     }
     return {"summary": summary, "score_by_round": score_by_round, "score_by_tokens": score_by_tokens,
             "per_label_f1": per_label, "samples_per_label": per_label_samples}

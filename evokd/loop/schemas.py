@@ -1,7 +1,9 @@
 """The JSON shapes the teacher must answer in, built per task so labels are enums the server enforces.
 
 vLLM constrains decoding with these schemas (response_format json_schema); the client validates the answer
-again with the same pydantic model, so an off-schema answer can never enter the data.
+again with the same pydantic model, so an off-schema answer can never enter the data. Where the teacher names
+labels in its own answer (analysis, labelled generation), the enums are the label words (`TaskSpec.words`):
+the caller maps them back to ids right after validation.
 """
 
 from __future__ import annotations
@@ -35,34 +37,39 @@ def _label_enum(task: TaskSpec) -> Any:
     return Literal[tuple(task.label_names)]
 
 
+def _word_enum(task: TaskSpec) -> Any:
+    """The label words as a Literal (small teachers answer better with words than with ids like `fresh`)."""
+    return Literal[tuple(task.words.values())]
+
+
 @cache
 def _schemas(task_json: str, max_chars: int) -> dict[str, type[BaseModel]]:
     task = TaskSpec.model_validate_json(task_json)
     label = _label_enum(task)
+    word = _word_enum(task)
     strict = ConfigDict(extra="forbid")
     written = Annotated[str, Field(min_length=1, max_length=max_chars)]  # the server stops the text there
-    entity = create_model("Entity", __config__=strict, text=(ShortText, ...), type=(label, ...))
-    entities = Annotated[list[entity], Field(max_length=12)]  # type: ignore[valid-type]
     analysis = create_model(
         "TaskAnalysis", __base__=Analysis,
-        weak_labels=(Annotated[list[label], Field(max_length=8)], ...),  # type: ignore[valid-type]
-        mastered_labels=(Annotated[list[label], Field(max_length=8)], ...),  # type: ignore[valid-type]
+        weak_labels=(Annotated[list[word], Field(max_length=8)], ...),  # type: ignore[valid-type]
+        mastered_labels=(Annotated[list[word], Field(max_length=8)], ...),  # type: ignore[valid-type]
     )
     text = create_model("GeneratedText", __config__=strict, text=(written, ...))
-    if task.kind == "ner":
-        labeled_text = create_model("GeneratedSentence", __config__=strict, text=(written, ...),
-                                    entities=(entities, ...))
-        labeling = create_model("EntityLabels", __config__=strict, entities=(entities, ...))
+    schemas = {"analysis": analysis, "generation": text, "paraphrase": text}
+    if task.kind == "ner":  # a generated sentence carries its entities as inline markup (evokd/loop/spans.py)
+        entity = create_model("Entity", __config__=strict, text=(ShortText, ...), type=(label, ...))
+        entities = Annotated[list[entity], Field(max_length=12)]  # type: ignore[valid-type]
+        schemas["labeling"] = create_model("EntityLabels", __config__=strict, entities=(entities, ...))
     else:
-        labeled_text = create_model("GeneratedExample", __config__=strict, text=(written, ...),
-                                    label=(label, ...))
-        labeling = create_model("TextLabel", __config__=strict, label=(label, ...))
-    return {"analysis": analysis, "generation": text, "generation_labeled": labeled_text,
-            "labeling": labeling, "paraphrase": text}
+        schemas["generation_labeled"] = create_model("GeneratedExample", __config__=strict, text=(written, ...),
+                                                     label=(word, ...))
+        schemas["labeling"] = create_model("TextLabel", __config__=strict, label=(label, ...))
+    return schemas
 
 
 def schema_for(kind: str, task: TaskSpec, max_chars: int = 400) -> type[BaseModel]:
-    """The answer model for a request kind: analysis, generation, generation_labeled, labeling, paraphrase.
+    """The answer model for a request kind: analysis, generation, generation_labeled (classification only: an NER
+    sentence's entities come as markup in its text), labeling, paraphrase.
 
     `max_chars` bounds written texts in the schema itself, so the server's constrained decoding ends them there.
     """

@@ -36,7 +36,8 @@ def test_spread_gives_every_weight_its_share_and_exact_count():
 
 def test_hard_inputs_go_to_weak_labels_and_easy_to_mastered():
     analysis = Analysis(summary="confuses sarcasm", weak_labels=["rotten"], mastered_labels=["fresh"], directions=[])
-    plan = plan_intents(SENTIMENT, analysis, {"fresh": 0.9, "rotten": 0.3}, n_hard=6, n_easy=2)
+    plan = plan_intents(SENTIMENT, analysis, {"fresh": 0.9, "rotten": 0.3}, n_hard=6, n_easy=2, floor=1,
+                        pool_counts={}, seed=0)
     hard = [intent for intent, stance in plan if stance == "hard"]
     easy = [intent for intent, stance in plan if stance == "easy"]
     assert len(hard) == 6 and hard.count("rotten") > hard.count("fresh")
@@ -44,7 +45,7 @@ def test_hard_inputs_go_to_weak_labels_and_easy_to_mastered():
 
 
 def test_bootstrap_plan_is_static_and_even():
-    plan = plan_intents(SENTIMENT, None, {}, n_hard=3, n_easy=1)
+    plan = plan_intents(SENTIMENT, None, {}, n_hard=3, n_easy=1, floor=1, pool_counts={}, seed=0)
     assert sorted(plan) == [("fresh", "static"), ("fresh", "static"), ("rotten", "static"), ("rotten", "static")]
 
 
@@ -100,11 +101,17 @@ def test_every_prompt_kind_renders_for_both_task_kinds():
     for task in (SENTIMENT, NER):
         label_name = task.labels[0]
         assert "more sarcasm" in prompts.messages("generation", task, intent=label_name, stance="hard",
-                                                  examples=["x"], analysis=analysis, with_label=False)[1]["content"]
-        assert prompts.messages("labeling", task, text="Some text.")[1]["content"].count(label_name.name) >= 1
-        assert "Some text" in prompts.messages("paraphrase", task, text="Some text.", label=None)[1]["content"]
+                                                  examples=["x"], analysis=analysis, direction="more sarcasm",
+                                                  with_label=False)[1]["content"]
+        labeling = prompts.messages("labeling", task, text="Some text.", demos=[], label=label_name)[1]["content"]
+        assert label_name.word in labeling and "Some text." in labeling
+        names = task.label_names
+        seed_label = names[0] if task.kind == "classification" else None
+        paraphrase = prompts.messages("paraphrase", task, text="Some text.", label=seed_label)[1]["content"]
+        assert "Some text" in paraphrase and (seed_label is None or f'label "{label_name.word}"' in paraphrase)
         rendered = prompts.messages("analysis", task, per_label={label_name.name: 0.5},
-                                    wrong=[{"text": "w", "label": "a", "predicted": "b"}], correct=None, history=[])
+                                    wrong=[{"text": "w", "label": names[0], "predicted": names[1]}], correct=None,
+                                    history=[])
         assert "0.50" in rendered[1]["content"]
 
 
