@@ -160,31 +160,37 @@ def fullshot(benchmark: str, out: str, max_train: int | None, epochs: float | No
 # ---- benchmarks ----------------------------------------------------------------------------------------
 
 
+def _seed_list(text: str, option: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {text!r}", param_hint=option) from None
+
+
 @cli.command()
 @click.option("--benchmark", required=True, help="conll2003, banking77 or rotten_tomatoes.")
 @click.option("--shots", type=int, default=1, show_default=True, help="Gold seeds per label / entity type.")
 @click.option("--seeds", "seed_list", default="1,2,3", show_default=True, help="Run seeds, comma-separated.")
 @click.option("--rounds", type=int, help="Rounds after r00 (default: the chain in params.yaml).")
 @click.option("--ablations", is_flag=True, help="Add one EvoKD experiment per switch turned (see README).")
+@click.option("--ablation-seeds", default=None, help="Run the ablations on these seeds only (comma-separated; "
+              "default with --ablations: every seed).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("metrics/bench"), show_default=True)
 @click.option("--resume", is_flag=True, help="Keep the results of an interrupted bench in OUT; run only the rest.")
-def bench(benchmark: str, shots: int, seed_list: str, rounds: int | None, ablations: bool, out: Path,
-          resume: bool) -> None:
+def bench(benchmark: str, shots: int, seed_list: str, rounds: int | None, ablations: bool,
+          ablation_seeds: str | None, out: Path, resume: bool) -> None:
     """Run EvoKD and every baseline over seeds as DVC experiments; write OUT/BENCHMARK.{json,md,png}.
 
     Run it in a git + DVC checkout of the project you can spare: every run is a `dvc exp run` in the workspace.
     """
     from evokd.bench import run_bench
 
-    try:
-        seeds = [int(part) for part in seed_list.split(",") if part.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {seed_list!r}",
-                                 param_hint="--seeds") from None
+    seeds = _seed_list(seed_list, "--seeds")
+    varied = _seed_list(ablation_seeds, "--ablation-seeds") if ablation_seeds else seeds if ablations else []
     command = (f"evokd bench --benchmark {benchmark} --shots {shots} --seeds {','.join(map(str, seeds))}"
-               + (f" --rounds {rounds}" if rounds is not None else "") + (" --ablations" if ablations else "")
-               + f" --out {out}")
-    run_bench(Path.cwd(), benchmark, shots, seeds, rounds, ablations, out, command, resume=resume)
+               + (f" --rounds {rounds}" if rounds is not None else "")
+               + (f" --ablations --ablation-seeds {','.join(map(str, varied))}" if varied else "") + f" --out {out}")
+    run_bench(Path.cwd(), benchmark, shots, seeds, rounds, varied, out, command, resume=resume)
     click.echo(f"wrote {out / benchmark}.json, .md and .png")
 
 

@@ -42,7 +42,7 @@ def benched(teacher_server: TeacherConfig, tmp_path_factory: pytest.TempPathFact
         patch.setenv("DVC_NO_ANALYTICS", "1")
         patch.setenv("TOKENIZERS_PARALLELISM", "false")
         patch.setattr(bench, "ABLATIONS", {"no_review": bench.ABLATIONS["no_review"]})
-        bench.run_bench(root, "rotten_tomatoes", 1, [5], 1, True, root / "metrics" / "bench", "evokd bench (test)")
+        bench.run_bench(root, "rotten_tomatoes", 1, [5], 1, [5], root / "metrics" / "bench", "evokd bench (test)")
     return root, cache
 
 

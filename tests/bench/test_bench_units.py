@@ -8,6 +8,7 @@ import pytest
 
 from evokd import baselines
 from evokd.bench import (
+    ABLATIONS,
     aggregate,
     comparison_curves,
     equal_token_curve,
@@ -127,12 +128,16 @@ def test_plot_writes_a_png(tmp_path: Path):
 
 
 def test_pending_runs_puts_main_runs_first_and_skips_finished_experiments():
-    assert pending_runs([1, 2], False, []) == [(1, "main"), (2, "main")]
-    everything = pending_runs([1, 2], True, [])
-    assert everything[:2] == [(1, "main"), (2, "main")] and (2, "init") in everything and len(everything) == 12
+    variants = len(ABLATIONS)
+    assert pending_runs([1, 2], [], []) == [(1, "main"), (2, "main")]
+    everything = pending_runs([1, 2], [1, 2], [])
+    assert everything[:2] == [(1, "main"), (2, "main")] and (2, "init") in everything
+    assert len(everything) == 2 + 2 * variants and everything[2:2 + variants] == [(1, name) for name in ABLATIONS]
+    assert pending_runs([1, 2], [2], []) == [(1, "main"), (2, "main"), *((2, name) for name in ABLATIONS)]
     # seed 1's main run (EvoKD + baselines) and its review ablation are done; nothing else is
-    left = pending_runs([1, 2], True, [r for r in RECORDS if r["seed"] == 1])
-    assert (1, "main") not in left and (1, "no_review") not in left and (2, "main") in left and len(left) == 10
+    left = pending_runs([1, 2], [1, 2], [r for r in RECORDS if r["seed"] == 1])
+    assert (1, "main") not in left and (1, "no_review") not in left and (2, "main") in left
+    assert len(left) == 1 + 2 * variants - 1
 
 
 def test_resume_keeps_records_of_the_same_setup_only(tmp_path: Path):
