@@ -35,7 +35,8 @@ def teacher_server(_teacher_environment: None) -> Iterator[TeacherConfig]:
     """
     from evokd.teacher.server import free_port, start_server, stop_server
 
-    config = TeacherConfig(port=free_port(), autostart=False, max_tokens=48, temperature=0.0, concurrency=8,
+    config = TeacherConfig(model="bundled:smollm2-135m-instruct", served_name="smollm2-135m-instruct",
+                           port=free_port(), autostart=False, max_tokens=48, temperature=0.0, concurrency=8,
                            startup_timeout=600, max_model_len=4096)
     try:
         start_server(config)

@@ -12,6 +12,10 @@ class LoopConfig(BaseModel):
 
     n_hard: int = Field(8, ge=0, description="inputs per round aimed at the student's weaknesses")
     n_easy: int = Field(4, ge=0, description="inputs per round on mastered cases (guards against forgetting)")
+    min_hard_per_label: int = Field(1, ge=0, description="hard inputs every label gets per round (a floor); with "
+                                    "fewer hard inputs than labels x floor, the labels take turns over rounds")
+    select_factor: int = Field(1, ge=1, description="ask for k x the plan and keep, per planned (intent, stance), "
+                               "the inputs the previous student is least sure of; 1: no selection")
     n_wrong: int = Field(6, ge=0, description="wrong probe predictions shown to the analysis")
     n_correct: int = Field(4, ge=0, description="right probe predictions shown (when include_correct)")
     history: int = Field(2, ge=0, description="earlier analyses shown to the analysis")
@@ -23,6 +27,13 @@ class LoopConfig(BaseModel):
     init: bool = False
     n_init: int = Field(2, ge=0, description="paraphrases per seed for the init warm-up (EvoKD+Init)")
     disagreement: Literal["keep_teacher", "drop"] = "keep_teacher"
+    calibration: Literal["batch", "contextual", "none"] = Field(
+        "batch", description="how the teacher's label probabilities are calibrated: over the round's batch, "
+        "against a content-free input, or not at all")
+    min_confidence: float = Field(0.0, ge=0, lt=1, description="drop teacher labels whose calibrated top "
+                                  "probability is below this")
+    demo_chars: int = Field(1500, ge=0, description="gold seeds shown to the labelling call as demonstrations, "
+                            "as many as fit in this many characters (0: none)")
     min_chars: int = Field(12, ge=1)
     max_chars: int = Field(300, ge=1)
     near_dup_threshold: float = Field(0.9, gt=0, le=1)

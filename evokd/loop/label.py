@@ -25,7 +25,7 @@ from evokd.loop.calibration import batch_prior, calibrate, softmax
 from evokd.loop.common import derive_seed
 from evokd.loop.config import LoopConfig
 from evokd.loop.generate import GeneratedInput, label_balance
-from evokd.loop.schemas import schema_for
+from evokd.loop.spans import extract_spans
 from evokd.prompts import PromptSet
 from evokd.teacher.client import ChatRequest, ChatResult, ScoredAnswer, Scoring, TeacherClient
 
@@ -168,21 +168,11 @@ def word_choice_schema(task: TaskSpec) -> type[BaseModel]:
                         label=(Literal[tuple(task.words.values())], ...))  # type: ignore[valid-type]
 
 
-def ner_spans(client: TeacherClient, task: TaskSpec, prompts: PromptSet, texts: list[str], seed: int,
-              round_name: str) -> list[Answer]:
-    """One span-extraction call per input (entity types enforced by the schema)."""
-    requests = [ChatRequest(messages=prompts.messages("labeling", task, text=text), schema=schema_for("labeling", task),
-                            seed=derive_seed(seed, round_name, "label", text), temperature=0.0) for text in texts]
-    return [([Span(text=e.text, type=e.type) for e in result.value.entities], None)  # type: ignore[union-attr]
-            if result.value is not None else (None, _failure(result))
-            for result in client.run(requests, desc=f"label {round_name}")]
-
-
 def teacher_labels(client: TeacherClient, task: TaskSpec, prompts: PromptSet, texts: list[str], config: LoopConfig,
                    seed: int, round_name: str, demos: Sequence[Sample] = ()) -> tuple[list[Answer], dict[str, Any]]:
     """The teacher's answer for every text (a LabelAnswer, or spans for NER) and how they were obtained."""
     if task.kind == "ner":
-        return ner_spans(client, task, prompts, texts, seed, round_name), {"scoring": "spans"}
+        return extract_spans(client, task, prompts, texts, seed, round_name), {"scoring": "spans_per_type"}
     return classify(client, task, prompts, texts, config, seed, round_name, demos)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,11 +22,19 @@ class StudentConfig(BaseModel):
 
     base_model: str = "bundled:all-minilm-l6-v2"  # "bundled:NAME", a hub id, or a local folder
     epochs: float = Field(3, gt=0)
+    # floor on optimizer steps: a round of a few dozen samples gets only a handful from `epochs` (6 for 24 at
+    # batch 16) and stays at the majority label; 60 did as well as 120 (benchmarks/student_few_samples.py)
+    min_steps: int = Field(60, ge=0)
     batch_size: int = Field(16, ge=1)
-    learning_rate: float = Field(5e-5, gt=0)
+    learning_rate: float = Field(1e-4, gt=0)  # MiniLM on few samples barely moves at 5e-5 (docs/student.md)
     max_length: int = Field(64, ge=8)  # sub-word tokens per training example (longer ones are truncated)
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    # classification: hard = the label; soft = the teacher's `probs` (one-hot for gold samples). NER: hard only.
+    # Measured on few noisy samples: soft and confidence weighting within the draw-to-draw noise of hard / none
+    target: Literal["hard", "soft"] = "hard"
+    # confidence: each sample's loss times its teacher `confidence` (1.0 for gold, and for every NER sentence)
+    weighting: Literal["none", "confidence"] = "none"
     eval_batch_size: int = Field(64, ge=1)
 
 

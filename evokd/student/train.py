@@ -4,12 +4,14 @@ Speed on CPU comes from padding less, not from a custom loop: batches are padded
 training order groups examples of similar length (`train_sampling_strategy="group_by_length"`).
 `benchmarks/student_speed.py` measures this against a plain Trainer. The checkpoint is a plain
 `save_pretrained` folder (weights, config with id2label/label2id, tokenizer) without optimizer state, so
-`transformers.pipeline(...)` loads it as it is.
+`transformers.pipeline(...)` loads it as it is. A run lasts at least `min_steps` optimizer steps (few samples
+need more steps than their epochs give); classification trains on targets and weights from evokd.student.targets.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -23,6 +25,7 @@ from evokd.io import atomic_directory
 from evokd.student.card import TASK_FILE, data_summary, write_model_card
 from evokd.student.config import StudentConfig, resolve_base_model
 from evokd.student.ner import align_labels
+from evokd.student.targets import TargetCollator, add_targets, check_targets, target_trainer
 
 TRAIN_LOG = "train_log.json"
 
@@ -107,19 +110,31 @@ def collator(task: TaskSpec, tokenizer: Any) -> Any:
     return DataCollatorWithPadding(tokenizer)
 
 
-def training_arguments(config: StudentConfig, output_dir: str, seed: int, group_by_length: bool) -> Any:
-    """TrainingArguments for a run that saves nothing itself: mixed precision on a GPU, fp32 on the CPU."""
+def training_steps(config: StudentConfig, n_samples: int) -> int:
+    """Optimizer steps of a run: `epochs` passes (the Trainer's count, ceil(N / batch_size) steps per pass), but
+    at least `min_steps`. On a few dozen samples the epochs alone give a handful of steps, too few to learn."""
+    return max(config.min_steps, math.ceil(config.epochs * math.ceil(n_samples / config.batch_size)))
+
+
+def training_arguments(config: StudentConfig, output_dir: str, seed: int, group_by_length: bool,
+                       max_steps: int = -1) -> Any:
+    """TrainingArguments for a run that saves nothing itself: mixed precision on a GPU, fp32 on the CPU.
+
+    `max_steps` -1 trains `config.epochs` epochs. transformers 5 has no `warmup_ratio`: a float `warmup_steps`
+    in [0, 1) is the share of the total steps. Extra feature columns (targets, weights) are kept for the collator.
+    """
     import torch
     from transformers import TrainingArguments
 
     cuda = torch.cuda.is_available()
     bf16 = cuda and torch.cuda.is_bf16_supported()
     return TrainingArguments(
-        output_dir=output_dir, num_train_epochs=config.epochs, per_device_train_batch_size=config.batch_size,
+        output_dir=output_dir, num_train_epochs=config.epochs, max_steps=max_steps,
+        per_device_train_batch_size=config.batch_size, remove_unused_columns=False,
         learning_rate=config.learning_rate, weight_decay=config.weight_decay, warmup_steps=config.warmup_ratio,
         lr_scheduler_type="linear", seed=seed, data_seed=seed, bf16=bf16, fp16=cuda and not bf16,
         train_sampling_strategy="group_by_length" if group_by_length else "random",
-        save_strategy="no", eval_strategy="no", report_to="none", logging_strategy="epoch",
+        save_strategy="no", eval_strategy="no", report_to="none", logging_strategy="steps", logging_steps=0.2,
         dataloader_pin_memory=cuda, disable_tqdm=not sys.stderr.isatty(),  # a bar for people, not CI logs
     )
 
@@ -140,16 +155,22 @@ def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConf
 
     if not samples:
         raise EvokdError("no training samples")
+    check_targets(task, config)
     set_seed(seed)
     if init_from is not None:
         check_labels(init_from, task)
     source = str(init_from) if init_from is not None else resolve_base_model(config.base_model)
     model, tokenizer = load_model(source, task)
     features = encode(task, samples, tokenizer, config.max_length)
+    steps = training_steps(config, len(features))
     with tempfile.TemporaryDirectory(prefix="evokd-train-") as scratch:
-        trainer = Trainer(model=model, args=training_arguments(config, scratch, seed, group_by_length=True),
-                          train_dataset=features, data_collator=collator(task, tokenizer),
-                          processing_class=tokenizer, callbacks=[StopOnSignal()])
+        kwargs = {"model": model, "processing_class": tokenizer, "callbacks": [StopOnSignal()],
+                  "args": training_arguments(config, scratch, seed, group_by_length=True, max_steps=steps)}
+        if task.kind == "ner":
+            trainer = Trainer(train_dataset=features, data_collator=collator(task, tokenizer), **kwargs)
+        else:
+            trainer = target_trainer(train_dataset=add_targets(features, samples, label_list(task), config),
+                                     data_collator=TargetCollator(tokenizer), **kwargs)
         result = trainer.train()
     log = {
         "samples": len(samples),
@@ -157,7 +178,7 @@ def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConf
         "base_model": config.base_model,
         "seed": seed,
         "device": str(trainer.args.device),
-        "epochs": config.epochs,
+        "epochs": round(trainer.state.epoch, 3),  # actually run: more than config.epochs when min_steps decides
         "steps": result.global_step,
         "train_loss": result.training_loss,
         "train_runtime_s": result.metrics["train_runtime"],

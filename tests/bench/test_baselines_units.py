@@ -25,6 +25,7 @@ from evokd.loop.config import LoopConfig
 from evokd.prompts import PromptSet
 from evokd.teacher.cache import default_cache_path
 from evokd.teacher.client import ChatRequest, ChatResult, TeacherStats
+from evokd.teacher.config import TeacherConfig
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = PromptSet(REPO / "prompts", "default")
@@ -43,8 +44,12 @@ class ScriptedTeacher:
 
     def __init__(self, answer: Callable[[ChatRequest, str], dict[str, Any] | None]):
         self.answer = answer
-        self.stats = TeacherStats()
+        self.config, self.stats = TeacherConfig(), TeacherStats()
         self.prompts: list[str] = []
+
+    def tokenize(self, text: str) -> None:
+        """No tokenizer, as a hosted endpoint: labels come from the generated answer."""
+        return None
 
     def run(self, requests: list[ChatRequest], desc: str = "teacher") -> list[ChatResult]:
         results = []
@@ -67,7 +72,7 @@ def writes_and_labels(label_of: Callable[[str], str]) -> Callable[[ChatRequest, 
     def answer(request: ChatRequest, prompt: str) -> dict[str, Any]:
         if "label" in request.schema.model_fields and "text" not in request.schema.model_fields:
             return {"label": label_of(prompt)}
-        intent = "fresh" if 'label "fresh"' in prompt else "rotten"
+        intent = "fresh" if '"fresh" text' in prompt else "rotten"
         return {"text": f"A {intent} review number {request.seed} of this film."}
 
     return answer
@@ -144,7 +149,7 @@ def test_auggpt_keeps_seed_labels_and_rejects_repeats_across_batches():
 def test_zero_shot_classification_failed_answers_are_wrong_predictions():
     answers = iter([{"label": "rotten"}, None])
     teacher = ScriptedTeacher(lambda request, prompt: next(answers))
-    predictions = zero_shot(teacher, SENTIMENT, PROMPTS, SEEDS, 13)
+    predictions = zero_shot(teacher, SENTIMENT, PROMPTS, SEEDS, LoopConfig(), 13, SEEDS)
     assert [p.label for p in predictions] == ["rotten", None]
     assert 'Text: "A warm and witty delight."' in teacher.prompts[0]
 

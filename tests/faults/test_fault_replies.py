@@ -70,17 +70,22 @@ def test_label_rejects_a_label_outside_the_enum_and_counts_disagreements(fake: F
     assert stats["teacher"]["failures"] == {"schema": 3}
 
 
-def test_label_rejects_ner_spans_that_are_not_in_the_text(fake: FakeOpenAI, tmp_path: Path) -> None:
-    fake.replies = [Reply(content=json.dumps({"entities": [{"text": "Marie Curie", "type": "PER"}]})),
-                    Reply(content=json.dumps({"entities": [{"text": "Berlin", "type": "LOC"}]})),
+def test_label_rejects_ner_answers_that_name_no_substring_or_an_unknown_type(fake: FakeOpenAI,
+                                                                           tmp_path: Path) -> None:
+    """Entity texts are an enum of the sentence's own substrings: a name that is not in the sentence, or a type
+    the task lacks, is off-schema (re-asked, then rejected); a valid answer becomes word-level IOB2."""
+    fake.replies = [Reply(content=json.dumps({"entities": [{"text": "Paris", "type": "LOC"}]})),
+                    *times(Reply(content=json.dumps({"entities": [{"text": "Marie Curie", "type": "PER"}]})), 3),
                     *times(Reply(content=json.dumps({"entities": [{"text": "Oslo", "type": "CITY"}]})), 3)]
     items = inputs("Anna Weber flew to Paris on Monday .", "Anna Weber moved to Berlin last year .",
                    "Peter Lund lives in Oslo now .", intent="LOC")
-    samples, stats = label(client_for(fake, tmp_path), NEWS, PROMPTS, items, LoopConfig(), 13, "r01",
-                           separate=True)
+    samples, stats = label(client_for(fake, tmp_path, concurrency=1), NEWS, PROMPTS, items, LoopConfig(), 13,
+                           "r01", separate=True)
     assert len(samples) == 1 and isinstance(samples[0], NerSample)
     assert samples[0].tags == ["O", "O", "O", "O", "B-LOC", "O", "O", "O"]
-    assert stats["rejects"] == {"span_not_in_text": 1, "teacher_schema": 1}  # unknown type CITY: off-schema
+    assert stats["rejects"] == {"teacher_schema": 2}
+    enum = fake.requests[0]["response_format"]["json_schema"]["schema"]
+    assert "Marie Curie" not in json.dumps(enum) and "Paris" in json.dumps(enum)
 
 
 def test_analyze_falls_back_to_the_probe_scores_when_every_answer_is_off_schema(fake: FakeOpenAI,

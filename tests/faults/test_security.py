@@ -50,8 +50,9 @@ def test_the_api_key_never_lands_in_a_file_a_log_or_the_cache(project: Project, 
         assert without.returncode == 2 and "HTTP 401" in without.stderr and "EVOKD_TEACHER_API_KEY" in without.stderr
         project.env["EVOKD_TEACHER_API_KEY"] = MARKER
         runs = [project.run(*generate_stage, "--debug"),
-                project.run("stages/label.py", "--round", "r01", "--task", "task.yaml", "--generated",
-                            "generated.jsonl", "--out", "labeled.jsonl", "--stats", "label_stats.json", "--debug")]
+                project.run("stages/label.py", "--round", "r01", "--task", "task.yaml", "--seeds", "seeds.jsonl",
+                            "--generated", "generated.jsonl", "--out", "labeled.jsonl", "--stats", "label_stats.json",
+                            "--debug")]
     finally:
         fake.stop()
     assert all(run.returncode == 0 for run in runs), [run.stderr[-2000:] for run in runs]

@@ -16,7 +16,7 @@ PROJECT_FILES = ("dvc.yaml", "params.yaml", ".gitignore", "evokd", "stages", "pr
 # Small enough for CI on 2 cores, large enough that every step has data to work on.
 SMALL = {
     "loop": {"n_hard": 3, "n_easy": 2, "n_wrong": 3, "n_correct": 2, "review_size": 4},
-    "student": {"epochs": 1},
+    "student": {"epochs": 1, "min_steps": 8},
     "teacher": {"max_tokens": 96, "concurrency": 8},
 }
 
@@ -51,7 +51,8 @@ def make_project(root: Path, teacher: TeacherConfig) -> Path:
         else:
             shutil.copy2(source, root / name)
     changes = {key: dict(values) for key, values in SMALL.items()}
-    changes["teacher"].update(port=teacher.port, max_model_len=teacher.max_model_len)
+    changes["teacher"].update(model=teacher.model, served_name=teacher.served_name, port=teacher.port,
+                              max_model_len=teacher.max_model_len)
     edit_params(root / "params.yaml", changes)
     run(["git", "init", "-q"], root)
     run(["git", "config", "user.name", "evokd tests"], root)

@@ -86,7 +86,7 @@ def test_classification_pipeline_round_trip(sentiment_run: dict) -> None:
 
 def test_training_continues_from_a_checkpoint(sentiment_run: dict, tmp_path: Path) -> None:
     task = task_spec("rotten_tomatoes")
-    config = StudentConfig(epochs=1, learning_rate=1e-5)
+    config = StudentConfig(epochs=1, min_steps=0, learning_rate=1e-5)
     log = train_student(task, sentiment_run["test"][:16], config, tmp_path / "next",
                         init_from=sentiment_run["root"] / "model", seed=1)
     assert log["init_from"] == str(sentiment_run["root"] / "model")
@@ -151,6 +151,8 @@ def test_fullshot_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
     assert (metrics["train_samples"], metrics["test_samples"], metrics["n"]) == (32, 64, 64)
-    assert metrics["train"]["samples"] == 32 and metrics["train"]["epochs"] == 1
+    steps = max(StudentConfig().min_steps, 2)  # 1 epoch of 32 samples is 2 steps, unless the floor is higher
+    assert metrics["train"]["samples"] == 32 and metrics["train"]["steps"] == steps
+    assert metrics["train"]["epochs"] == steps / 2  # the epochs actually run
     assert set(metrics["per_label"]) <= {"fresh", "rotten"} and 0 <= metrics["score"] <= 1
     assert (tmp_path / "model" / "config.json").is_file()

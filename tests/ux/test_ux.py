@@ -23,7 +23,7 @@ from evokd.student.config import StudentConfig
 from evokd.student.train import train_student
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = StudentConfig(epochs=1, batch_size=8, max_length=32)
+TINY = StudentConfig(epochs=1, min_steps=0, batch_size=8, max_length=32)
 TEACHER = Provenance(source="teacher", teacher_model="tiny-teacher", prompt_set="default", intent="fresh")
 
 
