@@ -87,15 +87,14 @@ def stage_requests(stage: str, params: Params, task: TaskSpec, n_seeds: int) -> 
     """Teacher requests per kind that one stage makes (before re-asks of invalid answers)."""
     loop = params.loop
     batch = loop.n_hard + loop.easy_count
-    per_input = len(task.labels) if task.kind == "ner" else 1  # NER: one extraction per entity type
     kind = stage.split("@")[0]
     if kind == "bootstrap":
         init = loop.n_init * n_seeds if loop.init else 0
-        return {"paraphrase": init, "labeling": ((batch if loop.separate_labeling else 0)
-                                                 + (init if task.kind == "ner" else 0)) * per_input,
+        return {"paraphrase": init, "labeling": (batch if loop.separate_labeling else 0)
+                + (init if task.kind == "ner" else 0),
                 "generation": batch}
     return {"analyze": {"analysis": 1}, "generate": {"generation": batch * loop.select_factor},
-            "label": {"labeling": batch * per_input if loop.separate_labeling else 0}}.get(kind, {})
+            "label": {"labeling": batch if loop.separate_labeling else 0}}.get(kind, {})
 
 
 def build_plan(root: Path, params: Params, stages: list[str] | None, counter: TokenCounter,

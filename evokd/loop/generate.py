@@ -32,6 +32,7 @@ from evokd.teacher.client import ChatRequest, ChatResult, TeacherClient
 
 EXAMPLES_PER_PROMPT = 3
 DOMINANT_SHARE = 0.8  # a round in which one label takes more than this share of the samples gets a warning
+MARKUP_ALLOWANCE = 120  # characters of NER markup a generated sentence may carry beyond loop.max_chars
 
 
 class GeneratedInput(BaseModel):
@@ -169,7 +170,9 @@ def generate_for_plan(client: TeacherClient, task: TaskSpec, prompts: PromptSet,
     examples = _examples_by_label(task, pool, derive_seed(seed, round_name, "examples"))
     factor = config.select_factor if student is not None else 1
     labelled = with_label and task.kind == "classification"
-    schema = schema_for("generation_labeled" if labelled else "generation", task, config.max_chars)
+    # NER texts carry inline markup ("[PER Ann Lee]") until parsed: room for it, the plain text is checked after
+    limit = config.max_chars + (MARKUP_ALLOWANCE if task.kind == "ner" else 0)
+    schema = schema_for("generation_labeled" if labelled else "generation", task, limit)
     directions = analysis.directions if analysis is not None else []
     hard_index = 0
     slots, requests = [], []

@@ -172,7 +172,7 @@ def teacher_labels(client: TeacherClient, task: TaskSpec, prompts: PromptSet, te
                    seed: int, round_name: str, demos: Sequence[Sample] = ()) -> tuple[list[Answer], dict[str, Any]]:
     """The teacher's answer for every text (a LabelAnswer, or spans for NER) and how they were obtained."""
     if task.kind == "ner":
-        return extract_spans(client, task, prompts, texts, seed, round_name), {"scoring": "spans_per_type"}
+        return extract_spans(client, task, prompts, texts, seed, round_name), {"scoring": "spans"}
     return classify(client, task, prompts, texts, config, seed, round_name, demos)
 
 

@@ -61,6 +61,13 @@ def test_markup_punctuation_at_an_entity_edge_stays_in_the_text_but_not_in_the_s
     assert parse_markup("[LOC U.S.] officials", TYPES)[1] == spans(("U.S.", "LOC"))  # one word, period inside
 
 
+def test_markup_a_possessive_after_an_entity_is_split_off_as_conll_writes_it() -> None:
+    text, found = parse_markup("[PER Ann]'s flight and [ORG Nokia]’s plan", TYPES)
+    assert text == "Ann 's flight and Nokia ’s plan"
+    assert spans_to_bio(tokenize_words(text), found, TYPES)[:2] == ["B-PER", "O"]
+    assert parse_markup("[PER Ann's] flight", TYPES) == ("Ann's flight", spans(("Ann's", "PER")))  # marked whole
+
+
 def test_markup_a_repeated_entity_is_one_span_tagged_at_every_place() -> None:
     text, found = parse_markup("[PER Ann] met [PER Ann] again.", TYPES)
     assert found == spans(("Ann", "PER"))
@@ -81,7 +88,6 @@ def test_markup_a_sentence_without_markup_has_no_spans() -> None:
     ("[PER] flew to Oslo.", "empty_entity"),
     ("[] flew to Oslo.", "empty_entity"),
     ("[PER ,] flew to Oslo.", "empty_entity"),
-    ("[PER Ann]'s flight to Oslo.", "split_word"),  # tokenize_words keeps Ann's whole
     ("[ORG Nokia]-backed start-up.", "split_word"),
     ("[ORG Jordan] beat [LOC Jordan].", "conflict"),
 ])
