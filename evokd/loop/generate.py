@@ -253,7 +253,7 @@ def accept_texts(results: list[ChatResult], pool: list[Sample], task: TaskSpec, 
     accepted = []
     for index, result in enumerate(results):
         if result.value is None:
-            rejects[f"teacher_{result.error.split()[0]}"] += 1
+            rejects[result.reject] += 1
             continue
         text, spans = " ".join(result.value.text.split()), None
         if parse:

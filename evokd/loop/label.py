@@ -27,7 +27,7 @@ from evokd.loop.config import LoopConfig
 from evokd.loop.generate import GeneratedInput, label_balance
 from evokd.loop.spans import extract_spans
 from evokd.prompts import PromptSet
-from evokd.teacher.client import ChatRequest, ChatResult, ScoredAnswer, Scoring, TeacherClient
+from evokd.teacher.client import ChatRequest, ScoredAnswer, Scoring, TeacherClient
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,6 @@ def demonstrations(task: TaskSpec, seeds: Sequence[Sample], budget: int) -> list
     return demos
 
 
-def _failure(result: ChatResult) -> str:
-    return f"teacher_{(result.error or 'invalid').split()[0]}"
-
-
 def scoring_mode(client: TeacherClient, task: TaskSpec) -> tuple[str, dict[str, int]]:
     """`first_token` when every label word is one distinct token of the teacher's tokenizer ({label: token id}),
     `sequence` when some are longer, `generated` when the server cannot tokenize (no log-prob scoring)."""
@@ -88,7 +84,7 @@ def class_log_scores(client: TeacherClient, task: TaskSpec, chats: list[list[dic
         out = []
         for result in results:
             if result.value is None:
-                out.append((None, None, _failure(result)))
+                out.append((None, None, result.reject))
                 continue
             answer: ScoredAnswer = result.value  # type: ignore[assignment]
             generated = next((name for name, word in words.items() if word.startswith(answer.text)), None)
@@ -107,7 +103,7 @@ def class_log_scores(client: TeacherClient, task: TaskSpec, chats: list[list[dic
             mine = results[index * len(names):(index + 1) * len(names)]
             failed = next((result for result in mine if result.value is None), None)
             if failed is not None:
-                out.append((None, None, _failure(failed)))
+                out.append((None, None, failed.reject))
             elif any(result.value.prefill_logprob is None for result in mine):  # type: ignore[union-attr]
                 out.append((None, None, "teacher_no_logprobs"))
             else:
@@ -118,7 +114,7 @@ def class_log_scores(client: TeacherClient, task: TaskSpec, chats: list[list[dic
     results = client.run([ChatRequest(messages=chat, schema=schema, seed=seed, temperature=0.0)
                           for chat, seed in zip(chats, seeds, strict=True)], desc=desc)
     return [(None, task.label_of_word(result.value.label), None) if result.value is not None  # type: ignore[union-attr]
-            else (None, None, _failure(result)) for result in results]
+            else (None, None, result.reject) for result in results]
 
 
 def classify(client: TeacherClient, task: TaskSpec, prompts: PromptSet, texts: list[str], config: LoopConfig,

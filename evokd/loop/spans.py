@@ -253,7 +253,7 @@ def extract_spans(client: TeacherClient, task: TaskSpec, prompts: PromptSet, tex
     failures: list[str | None] = [None] * len(texts)
     for (index, kind), result in zip(jobs, client.run(requests, desc=f"label {round_name}"), strict=True):
         if result.value is None:
-            failures[index] = failures[index] or f"teacher_{result.error.split()[0]}"
+            failures[index] = failures[index] or result.reject
             continue
         if answers[index] is None:
             answers[index] = {}

@@ -79,7 +79,8 @@ class ChatRequest:
 
 @dataclass
 class ChatResult:
-    """The validated answer, or `error` (the last reason) when every re-ask was invalid.
+    """The validated answer, or `error` (what happened, for people) and `reason` (why, for code: the last
+    rejection, e.g. `schema`, `length`, `rejected`) when every re-ask was invalid.
 
     Tokens are all tokens spent on this request, re-asks included (for a cached answer: when it was asked).
     """
@@ -91,6 +92,12 @@ class ChatResult:
     completion_tokens: int
     cached: bool
     key: str
+    reason: str | None = None
+
+    @property
+    def reject(self) -> str:
+        """The reject counter of a failed request, as the stages' stats name it: `teacher_<reason>`."""
+        return f"teacher_{self.reason or 'invalid'}"
 
 
 @dataclass
@@ -261,7 +268,7 @@ class TeacherClient:
                 except RequestRefused as exc:  # a 4xx for this request: asking again will not help
                     rejected.append("rejected")
                     return self._record(ChatResult(request, None, f"rejected by the server: {exc}",
-                                                   prompt_tokens, completion_tokens, False, key), rejected)
+                                                   prompt_tokens, completion_tokens, False, key, "rejected"), rejected)
                 finally:
                     self.stats.calls += 1
                 if response.usage:
@@ -285,7 +292,7 @@ class TeacherClient:
                 log.debug("invalid teacher answer (%s), attempt %d: %r", reason, attempt + 1,
                           choice.message.content)
         return self._record(ChatResult(request, None, f"{reason} after {len(rejected)} tries", prompt_tokens,
-                                       completion_tokens, False, key), rejected)
+                                       completion_tokens, False, key, reason), rejected)
 
     def _cached(self, key: str, schema: type[BaseModel]) -> tuple[BaseModel, dict[str, Any]] | None:
         """The cached answer, unless the schema's validators (not part of the key) now reject it."""

@@ -62,7 +62,7 @@ class ScriptedTeacher:
             self.stats.prompt_tokens += PROMPT_TOKENS
             self.stats.completion_tokens += COMPLETION_TOKENS
             results.append(ChatResult(request, value, None if value else "schema after 3 tries", PROMPT_TOKENS,
-                                      COMPLETION_TOKENS, False, str(request.seed)))
+                                      COMPLETION_TOKENS, False, str(request.seed), None if value else "schema"))
         return results
 
 
