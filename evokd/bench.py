@@ -30,19 +30,19 @@ BASELINES = ("seeds", "seeds_rounds", "auggpt", "static", "teacher", "fullshot")
 LABELS = {"evokd": "EvoKD", "static": "Static (ZeroGen-style)", "auggpt": "AugGPT", "seeds": "Seeds only",
           "seeds_rounds": "Seeds only, retrained each round",
           "teacher": "Teacher zero-shot", "fullshot": "Full-shot student (upper bound)"}
-# method -> (table label, param, value): one extra experiment per variant, the loop only. The paper's five
-# ablation switches, then the options of this implementation turned away from their defaults.
+# method -> (table label, param, value): one extra experiment per variant, the loop only, in the order they run:
+# the options of this implementation turned away from their defaults, then the paper's five ablation switches.
 ABLATIONS: dict[str, tuple[str, str, bool | int | str]] = {
+    "uncalibrated": ("EvoKD w/o label calibration", "loop.calibration", "none"),
+    "select": ("EvoKD, 3x over-generation + least-confident selection", "loop.select_factor", 3),
+    "soft": ("EvoKD, soft targets (teacher probs)", "student.target", "soft"),
+    "weighted": ("EvoKD, confidence-weighted loss", "student.weighting", "confidence"),
+    "contextual": ("EvoKD, contextual calibration", "loop.calibration", "contextual"),
     "no_easy": ("EvoKD w/o easy inputs", "loop.use_easy", False),
     "no_correct": ("EvoKD w/o correct probe rows", "loop.include_correct", False),
     "no_review": ("EvoKD w/o review (replay)", "loop.review", False),
     "joint_labeling": ("EvoKD w/o separate labelling", "loop.separate_labeling", False),
     "init": ("EvoKD+Init", "loop.init", True),
-    "uncalibrated": ("EvoKD w/o label calibration", "loop.calibration", "none"),
-    "contextual": ("EvoKD, contextual calibration", "loop.calibration", "contextual"),
-    "select": ("EvoKD, 3x over-generation + least-confident selection", "loop.select_factor", 3),
-    "soft": ("EvoKD, soft targets (teacher probs)", "student.target", "soft"),
-    "weighted": ("EvoKD, confidence-weighted loss", "student.weighting", "confidence"),
 }
 ORDER = ("evokd", *ABLATIONS, "static", "auggpt", "seeds", "seeds_rounds", "teacher", "fullshot")
 LOG_DIR = Path(".evokd") / "bench"  # DVC's output of each experiment; git-ignored, so no experiment commits it
