@@ -58,7 +58,7 @@ def eventually(condition: Callable[[], bool], seconds: float) -> bool:
 
 def test_cpu_command_and_environment_follow_the_measured_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVOKD_TEACHER_API_KEY", "s3cret")
-    config = TeacherConfig(dtype="float32")
+    config = TeacherConfig(model="bundled:smollm2-135m-instruct", served_name="smollm2-135m-instruct", dtype="float32")
     command = server.server_command(config, "/models/smol")
     assert command[:3] == [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
     assert {"--dtype", "float32", "--enforce-eager", "/models/smol", "smollm2-135m-instruct"} <= set(command)
