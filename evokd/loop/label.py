@@ -16,15 +16,16 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel
 
 from evokd.data import ClassificationSample, NerSample, Sample, Span, TaskSpec, spans_to_bio, tokenize_words
 from evokd.loop.calibration import batch_prior, calibrate, softmax
 from evokd.loop.common import derive_seed
 from evokd.loop.config import LoopConfig
 from evokd.loop.generate import GeneratedInput, label_balance
+from evokd.loop.schemas import schema_for
 from evokd.loop.spans import extract_spans
 from evokd.prompts import PromptSet
 from evokd.teacher.client import ChatRequest, ScoredAnswer, Scoring, TeacherClient
@@ -110,7 +111,7 @@ def class_log_scores(client: TeacherClient, task: TaskSpec, chats: list[list[dic
                 out.append(({name: result.value.prefill_logprob  # type: ignore[union-attr]
                              for name, result in zip(names, mine, strict=True)}, None, None))
         return out
-    schema = word_choice_schema(task)
+    schema = schema_for("labeling", task)
     results = client.run([ChatRequest(messages=chat, schema=schema, seed=seed, temperature=0.0)
                           for chat, seed in zip(chats, seeds, strict=True)], desc=desc)
     return [(None, task.label_of_word(result.value.label), None) if result.value is not None  # type: ignore[union-attr]
@@ -156,12 +157,6 @@ def classify(client: TeacherClient, task: TaskSpec, prompts: PromptSet, texts: l
     return answers, {"scoring": mode, "calibration": config.calibration if mode != "generated" else "none",
                      "demos": len(shown), "no_logprobs": no_logprobs,
                      "prior": {k: round(v, 4) for k, v in prior.items()} if prior else None}
-
-
-def word_choice_schema(task: TaskSpec) -> type[BaseModel]:
-    """`{"label": <one label word>}`: the labelling answer for servers that give no log-probs."""
-    return create_model("LabelWord", __config__=ConfigDict(extra="forbid"),
-                        label=(Literal[tuple(task.words.values())], ...))  # type: ignore[valid-type]
 
 
 def teacher_labels(client: TeacherClient, task: TaskSpec, prompts: PromptSet, texts: list[str], config: LoopConfig,

@@ -32,11 +32,6 @@ class Analysis(BaseModel):
         return list(dict.fromkeys(labels))
 
 
-def _label_enum(task: TaskSpec) -> Any:
-    """The label set as a Literal: an `enum` in the JSON schema, plain strings after validation."""
-    return Literal[tuple(task.label_names)]
-
-
 def _word_enum(task: TaskSpec) -> Any:
     """The label words as a Literal (small teachers answer better with words than with ids like `fresh`)."""
     return Literal[tuple(task.words.values())]
@@ -45,7 +40,6 @@ def _word_enum(task: TaskSpec) -> Any:
 @cache
 def _schemas(task_json: str, max_chars: int) -> dict[str, type[BaseModel]]:
     task = TaskSpec.model_validate_json(task_json)
-    label = _label_enum(task)
     word = _word_enum(task)
     strict = ConfigDict(extra="forbid")
     written = Annotated[str, Field(min_length=1, max_length=max_chars)]  # the server stops the text there
@@ -56,14 +50,13 @@ def _schemas(task_json: str, max_chars: int) -> dict[str, type[BaseModel]]:
     )
     text = create_model("GeneratedText", __config__=strict, text=(written, ...))
     schemas = {"analysis": analysis, "generation": text, "paraphrase": text}
-    if task.kind == "ner":  # a generated sentence carries its entities as inline markup (evokd/loop/spans.py)
-        entity = create_model("Entity", __config__=strict, text=(ShortText, ...), type=(label, ...))
-        entities = Annotated[list[entity], Field(max_length=12)]  # type: ignore[valid-type]
-        schemas["labeling"] = create_model("EntityLabels", __config__=strict, entities=(entities, ...))
-    else:
+    # NER: a generated sentence carries its entities as inline markup, and its labelling schema is built per
+    # sentence from its own substrings (evokd/loop/spans.py)
+    if task.kind == "classification":
         schemas["generation_labeled"] = create_model("GeneratedExample", __config__=strict, text=(written, ...),
                                                      label=(word, ...))
-        schemas["labeling"] = create_model("TextLabel", __config__=strict, label=(label, ...))
+        # a generated label word: the labelling answer of a server that gives no log-probs (evokd/loop/label.py)
+        schemas["labeling"] = create_model("TextLabel", __config__=strict, label=(word, ...))
     return schemas
 
 
