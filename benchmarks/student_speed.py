@@ -21,8 +21,9 @@ from pathlib import Path
 from evokd.benchmarks import load_benchmark, task_spec
 from evokd.data import Sample, TaskSpec
 from evokd.student.config import StudentConfig, resolve_base_model
+from evokd.student.encoding import encode
 from evokd.student.predict import predict
-from evokd.student.train import collator, encode, load_model, train_student, training_arguments
+from evokd.student.train import collator, load_model, train_student, training_arguments
 
 
 def plain_train(task: TaskSpec, samples: list[Sample], config: StudentConfig, out_dir: Path, seed: int) -> None:

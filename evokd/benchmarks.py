@@ -27,8 +27,9 @@ from pathlib import Path
 
 import yaml
 
-from evokd.data import ClassificationSample, LabelSpec, NerSample, Sample, TaskSpec, write_prepared
+from evokd.data import ClassificationSample, LabelSpec, NerSample, Provenance, Sample, TaskSpec
 from evokd.errors import EvokdError
+from evokd.ner import entity_types
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def _read_conll(path: Path, split: str) -> list[NerSample]:
             tokens.append(fields[0])
             tags.append(fields[-1])
         elif tokens:
-            sentences.append(NerSample(tokens=tokens, tags=tags, round=split, stance="gold"))
+            sentences.append(NerSample(tokens=tokens, tags=tags, round=split, provenance=Provenance(origin="gold")))
             tokens, tags = [], []
     return sentences
 
@@ -114,7 +115,7 @@ def _read_banking(path: Path, split: str) -> list[ClassificationSample]:
     import pandas as pd
 
     frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)  # quoted multi-line texts
-    return [ClassificationSample(text=text, label=label, round=split, stance="gold")
+    return [ClassificationSample(text=text, label=label, round=split, provenance=Provenance(origin="gold"))
             for text, label in zip(frame["text"], frame["label"], strict=True)]
 
 
@@ -133,7 +134,8 @@ def _read_rotten_tomatoes(path: Path) -> dict[str, list[ClassificationSample]]:
         test_rows.update(rows[: len(rows) // 5])
     for i, (text, label) in enumerate(zip(frame["text"], frame["category"], strict=True)):
         split = "test" if i in test_rows else "train"
-        splits[split].append(ClassificationSample(text=text, label=label, round=split, stance="gold"))
+        splits[split].append(ClassificationSample(text=text, label=label, round=split,
+                                                  provenance=Provenance(origin="gold")))
     return splits
 
 
@@ -183,7 +185,7 @@ def sample_shots(task: TaskSpec, pool: Sequence[Sample], shots: int, seed: int) 
     rng = random.Random(seed)
     by_label: dict[str, list[int]] = defaultdict(list)
     for index, sample in enumerate(pool):
-        for label in dict.fromkeys(_entity_types(sample) if isinstance(sample, NerSample) else [sample.label]):
+        for label in dict.fromkeys(entity_types(sample.tags) if isinstance(sample, NerSample) else [sample.label]):
             by_label[label].append(index)
     chosen: list[int] = []
     for label in task.label_names:
@@ -191,21 +193,4 @@ def sample_shots(task: TaskSpec, pool: Sequence[Sample], shots: int, seed: int) 
         if len(candidates) < shots:
             raise EvokdError(f"only {len(candidates)} examples of {label!r} available for {shots} shots")
         chosen.extend(rng.sample(candidates, shots))
-    return [pool[i].model_copy(update={"round": "seed", "stance": "seed"}) for i in chosen]
-
-
-def _entity_types(sample: NerSample) -> list[str]:
-    return [tag[2:] for tag in sample.tags if tag.startswith("B-")]
-
-
-def prepare_benchmark(name: str, shots: int, seed: int, out_dir: str | Path) -> list[Path]:
-    """Write task.yaml, the K-shot seeds.jsonl (from train), test.jsonl and dev.jsonl (if any) into out_dir.
-
-    Everything is read and checked before the first file is written; each file is written atomically.
-    """
-    task = task_spec(name)
-    splits = load_benchmark(name)
-    seeds = sample_shots(task, splits["train"], shots, seed)
-    test = [sample.model_copy(update={"round": "test"}) for sample in splits["test"]]
-    dev = [sample.model_copy(update={"round": "dev"}) for sample in splits["dev"]] if "dev" in splits else None
-    return write_prepared(out_dir, task, seeds, test, dev)
+    return [pool[i].model_copy(update={"round": "seed", "provenance": Provenance(origin="seed")}) for i in chosen]

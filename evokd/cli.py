@@ -67,30 +67,87 @@ def rounds(count: int, params_path: str) -> None:
 # ---- data and student ----------------------------------------------------------------------------------
 
 
+def _column_options(command):
+    """--text-column, --label-column, --tokens-column, --tags-column: the task.*_column params (default there)."""
+    for name in ("tags", "tokens", "label", "text"):
+        option = click.option(f"--{name}-column", help=f"The column holding the {name} (task.{name}_column).")
+        command = option(command)
+    return command
+
+
+def _task_params(**values: object):
+    """TaskParams from the options given (the others keep the params defaults); bad values are a usage error."""
+    from pydantic import ValidationError
+
+    from evokd.params import TaskParams
+
+    try:
+        return TaskParams.model_validate({key: value for key, value in values.items() if value is not None})
+    except ValidationError as exc:
+        raise click.UsageError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+
+
 @cli.command()
 @click.option("--benchmark", help="conll2003, banking77 or rotten_tomatoes (or --task and --seeds for your own).")
-@click.option("--shots", type=int, default=1, show_default=True, help="Gold seeds per label / entity type.")
+@click.option("--shots", type=int, help="Gold seeds per label / entity type of a benchmark (default: task.shots).")
 @click.option("--seed", type=int, default=13, show_default=True, help="Seed of the K-shot draw.")
 @click.option("--task", "task_path", type=click.Path(), help="Your own task file (YAML).")
-@click.option("--seeds", "seeds_path", type=click.Path(), help="Your own labelled seeds (JSONL).")
-@click.option("--test", "test_path", type=click.Path(), help="Your own gold test set (JSONL, optional).")
-@click.option("--dev", "dev_path", type=click.Path(), help="Your own gold dev set (JSONL, optional).")
+@click.option("--seeds", "seeds_path", help="Your own labelled seeds (.jsonl, .csv, .parquet, a save_to_disk "
+              "folder, hf:org/name:split).")
+@click.option("--test", "test_path", help="Your own gold test set (optional; evaluation only).")
+@click.option("--dev", "dev_path", help="Your own gold dev set (optional).")
+@click.option("--unlabelled", "unlabelled_path", help="Your own unlabelled in-domain texts (optional).")
+@click.option("--unlabelled-split", type=click.Choice(["train"]),
+              help="A benchmark's split whose texts (labels dropped) are the unlabelled pool.")
+@_column_options
+@click.option("--params", "params_path", type=click.Path(exists=True, dir_okay=False),
+              help="Take the task: section and seed of this params file instead, as the prepare stage does.")
 @click.option("--out", type=click.Path(), default="data/raw", show_default=True)
-def prepare(benchmark: str | None, shots: int, seed: int, task_path: str | None, seeds_path: str | None,
-            test_path: str | None, dev_path: str | None, out: str) -> None:
-    """Write task.yaml, seeds.jsonl and test.jsonl (dev.jsonl where there is one) into --out."""
-    from evokd.benchmarks import prepare_benchmark
-    from evokd.data import import_task
+def prepare(benchmark: str | None, shots: int | None, seed: int, task_path: str | None, seeds_path: str | None,
+            test_path: str | None, dev_path: str | None, unlabelled_path: str | None, unlabelled_split: str | None,
+            text_column: str | None, label_column: str | None, tokens_column: str | None, tags_column: str | None,
+            params_path: str | None, out: str) -> None:
+    """Write task.yaml, seeds.jsonl, test.jsonl / dev.jsonl and unlabelled.jsonl (where there are) into --out."""
+    from evokd.params import load_params
+    from evokd.sources import prepare_task
 
-    if benchmark and (task_path or seeds_path or test_path or dev_path):
+    own = (task_path, seeds_path, test_path, dev_path, unlabelled_path)
+    if params_path:
+        params = load_params(params_path)
+        task, seed = params.task, params.seed
+    elif benchmark and any(own):
         raise click.UsageError("give either --benchmark or --task/--seeds, not both")
-    if benchmark:
-        written = prepare_benchmark(benchmark, shots, seed, out)
-    elif task_path and seeds_path:
-        written = import_task(task_path, seeds_path, out, test_path=test_path, dev_path=dev_path)
-    else:
+    elif not benchmark and not (task_path and seeds_path):
         raise click.UsageError("give --benchmark NAME, or --task FILE and --seeds FILE")
+    else:
+        task = _task_params(benchmark=benchmark, shots=shots, file=task_path, seeds=seeds_path, test=test_path,
+                            dev=dev_path, unlabelled=unlabelled_path, unlabelled_split=unlabelled_split,
+                            text_column=text_column, label_column=label_column, tokens_column=tokens_column,
+                            tags_column=tags_column)
+    written = prepare_task(task, seed, out)
     click.echo("wrote " + ", ".join(str(path) for path in written))
+
+
+@cli.group()
+def task() -> None:
+    """Your own task: start its task file from a seeds file."""
+
+
+@task.command("init")
+@click.option("--seeds", "seeds_path", required=True, help="Labelled seeds (.jsonl, .csv, .parquet, a save_to_disk "
+              "folder): the labels (or entity types) are read from them.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The task's folder, e.g. tasks/my_task.")
+@_column_options
+def task_init(seeds_path: str, out: Path, text_column: str | None, label_column: str | None,
+              tokens_column: str | None, tags_column: str | None) -> None:
+    """Write OUT/task.yaml with the seeds' labels and placeholders to describe them; never overwrites a file."""
+    from evokd.sources import scaffold_task
+
+    params = _task_params(file=str(out / "task.yaml"), seeds=seeds_path, text_column=text_column,
+                          label_column=label_column, tokens_column=tokens_column, tags_column=tags_column)
+    written, lines = scaffold_task(params)
+    click.echo(f"wrote {written}: replace every TODO with one line for the teacher (the domain, each label).\n"
+               "Then set in params.yaml (optional: dev, test, unlabelled) and run `dvc repro`:\n" + "\n".join(lines))
 
 
 @cli.command()
@@ -106,7 +163,7 @@ def train(task_path: str, train_paths: str, out: str, init_from: str | None, par
           seed: int) -> None:
     """Fine-tune the student on the given samples and write a Hugging Face checkpoint."""
     from evokd.data import load_task, read_samples
-    from evokd.student.config import student_config
+    from evokd.params import student_config
     from evokd.student.train import train_student
 
     task = load_task(task_path)
@@ -146,8 +203,8 @@ def evaluate(model_dir: str, task_path: str, data_path: str, out: str) -> None:
 def fullshot(benchmark: str, out: str, max_train: int | None, epochs: float | None, params_path: str | None,
              seed: int) -> None:
     """Train on the benchmark's whole gold training set: the upper bound the loop is compared with."""
-    from evokd.student.config import student_config
-    from evokd.student.fullshot import run_fullshot
+    from evokd.baselines.students import run_fullshot
+    from evokd.params import student_config
 
     config = student_config(params_path)
     if epochs is not None:
@@ -183,7 +240,7 @@ def bench(benchmark: str, shots: int, seed_list: str, rounds: int | None, ablati
 
     Run it in a git + DVC checkout of the project you can spare: every run is a `dvc exp run` in the workspace.
     """
-    from evokd.bench import run_bench
+    from evokd.bench.run import run_bench
 
     seeds = _seed_list(seed_list, "--seeds")
     varied = _seed_list(ablation_seeds, "--ablation-seeds") if ablation_seeds else seeds if ablations else []
@@ -241,6 +298,22 @@ def status(task_path: Path, rounds_dir: Path, metrics_dir: Path, as_json: bool) 
         click.echo(f"no rounds yet under {rounds_dir}: run `dvc repro`")
     else:
         Console().print(status_table(rows))
+
+
+@cli.command()
+@click.option("--task", "task_path", type=click.Path(path_type=Path), default=Path("data/raw/task.yaml"),
+              show_default=True)
+@click.option("--rounds-dir", type=click.Path(path_type=Path), default=Path("data/rounds"), show_default=True)
+@click.option("--round", "final_round", help="Export this round's pool (default: the last round folder by name).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("data/export"), show_default=True)
+def export(task_path: Path, rounds_dir: Path, final_round: str | None, out: Path) -> None:
+    """The synthetic dataset as synthetic.jsonl, synthetic.parquet and a dataset card (gold samples left out)."""
+    from evokd.data import load_task
+    from evokd.export import export_dataset, final_pool, synthetic_samples
+
+    task = load_task(task_path)
+    counts = export_dataset(task, synthetic_samples(task, final_pool(rounds_dir, final_round)), out)
+    click.echo(f"{counts['samples']} synthetic samples from {len(counts['rounds'])} rounds written to {out}")
 
 
 @cli.command()

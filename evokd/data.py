@@ -1,24 +1,43 @@
 """The data layer: task specs and samples, one pydantic schema per task kind, JSONL in and out.
 
-Every sample is one JSON object per line (pandas reads the files as they are) and carries its round, its
-stance and its provenance, so any line of any round can be traced back to a gold file or a teacher request.
+Every sample is one JSON object per line (pandas reads the files as they are) and carries its round, its stance
+(how the round chose an input: hard, easy, static or unlabelled; none for the others) and its provenance with its origin
+(gold, seed, teacher, init, unlabelled, review), so any line of any round can be traced back to a gold file or a
+teacher request. Files of an older evokd, whose `stance` also held origins, read as they are.
 Reading is strict: a bad line raises an InputError naming the file, the line and the field; writers check
 everything before they write anything, and write atomically.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evokd.errors import InputError
 from evokd.io import atomic_write_yaml, read_jsonl_numbered, read_yaml, write_jsonl
+from evokd.ner import Span, iob2_problem, is_tag, tag_set
 
-Stance = Literal["seed", "easy", "hard", "replay", "gold", "init", "static"]
+# how the round chose an input: asked the teacher for a hard or an easy one, or for one with no feedback (static),
+# or picked a text of the unlabelled pool for the student's doubt
+Stance = Literal["hard", "easy", "static", "unlabelled"]
+# where a sample comes from: gold data, a K-shot gold seed, a teacher-written input, a seed's paraphrase (the
+# EvoKD+Init warm-up), a text of the unlabelled pool labelled by the teacher, an earlier sample in review
+Origin = Literal["gold", "seed", "teacher", "init", "unlabelled", "review"]
+_OLD_STANCES = {"seed": "seed", "gold": "gold", "init": "init", "replay": "review"}
+
+
+def split_old_stance(data: Any) -> Any:
+    """Read-compatibility: an older file's `stance` that names an origin (seed, gold, init, replay) becomes the
+    provenance's `origin` (replay: review) in place of its provenance `source`."""
+    if not isinstance(data, dict) or data.get("stance") not in _OLD_STANCES:
+        return data
+    provenance = dict(data.get("provenance") or {})
+    provenance.pop("source", None)
+    provenance["origin"] = _OLD_STANCES[data["stance"]]
+    return {**data, "stance": None, "provenance": provenance}
 
 
 class _Strict(BaseModel):
@@ -73,7 +92,7 @@ class TaskSpec(_Strict):
         if self.kind == "classification" and len(names) < 2:
             raise ValueError("a classification task needs at least two labels")
         if self.kind == "ner":
-            bad = [name for name in names if name == "O" or name[:2] in ("B-", "I-")]
+            bad = [name for name in names if is_tag(name)]
             if bad:
                 raise ValueError(f"entity types are bare names like PER, not tags: {', '.join(bad)}")
         return self
@@ -95,17 +114,27 @@ class TaskSpec(_Strict):
     @property
     def tag_names(self) -> list[str]:
         """The IOB2 tag set of an NER task, in a fixed order: O, then B-/I- per entity type."""
-        return ["O"] + [f"{prefix}-{name}" for name in self.label_names for prefix in ("B", "I")]
+        return tag_set(self.label_names)
 
 
 class Provenance(_Strict):
-    """Where a sample comes from: a gold file, or one teacher request (model, prompt set, cache key, intent)."""
+    """Where a sample comes from (`origin`) and, for teacher data, the request (model, prompt set, cache key,
+    intent)."""
 
-    source: Literal["gold", "teacher"] = "gold"
+    origin: Origin = "seed"
     teacher_model: str | None = None
     prompt_set: str | None = None
     request_key: str | None = None
     intent: str | None = None  # the label (or entity type) the teacher was asked to write for
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_source(cls, data: Any) -> Any:
+        """Read-compatibility: an older file's `source` (gold or teacher) is the origin."""
+        if isinstance(data, dict) and "source" in data and "origin" not in data:
+            data = {**data, "origin": data["source"]}
+            del data["source"]
+        return data
 
 
 class ClassificationSample(_Strict):
@@ -118,13 +147,10 @@ class ClassificationSample(_Strict):
     probs: dict[str, float] | None = None
     confidence: float | None = Field(None, ge=0, le=1)
     round: str = "seed"
-    stance: Stance = "seed"
+    stance: Stance | None = None
     provenance: Provenance = Field(default_factory=Provenance)
 
-
-class Span(_Strict):
-    text: str = Field(min_length=1)
-    type: str
+    _old_stance = model_validator(mode="before")(split_old_stance)
 
 
 class NerSample(_Strict):
@@ -133,8 +159,10 @@ class NerSample(_Strict):
     text: str | None = None  # the teacher's original text, when the sample came from the teacher
     spans: list[Span] | None = None  # the teacher's spans, before conversion to BIO
     round: str = "seed"
-    stance: Stance = "seed"
+    stance: Stance | None = None
     provenance: Provenance = Field(default_factory=Provenance)
+
+    _old_stance = model_validator(mode="before")(split_old_stance)
 
     @field_validator("tags")
     @classmethod
@@ -152,18 +180,6 @@ class NerSample(_Strict):
 
 
 Sample = ClassificationSample | NerSample
-
-
-def iob2_problem(tags: Sequence[str]) -> str | None:
-    """Why `tags` is not a valid IOB2 sequence (None when it is): I-X must continue a B-X or I-X."""
-    previous = "O"
-    for index, tag in enumerate(tags):
-        if tag != "O" and (tag[:2] not in ("B-", "I-") or len(tag) < 3):
-            return f"tags[{index}]: {tag!r} is not an IOB2 tag (O, B-TYPE or I-TYPE)"
-        if tag.startswith("I-") and previous[2:] != tag[2:]:
-            return f"tags[{index}]: {tag!r} follows {previous!r}; IOB2 starts every entity with B-{tag[2:]}"
-        previous = tag
-    return None
 
 
 def _input_error(source: str, error: ValidationError, line: int | None = None) -> InputError:
@@ -240,56 +256,3 @@ def write_prepared(out_dir: str | Path, task: TaskSpec, seeds: Sequence[Sample],
             written.append(out_dir / f"{name}.jsonl")
             write_samples(written[-1], samples)
     return written
-
-
-def import_task(task_path: str | Path, seeds_path: str | Path, out_dir: str | Path,
-                test_path: str | Path | None = None, dev_path: str | Path | None = None) -> list[Path]:
-    """Validate a user's own task file and sample files, then write them normalised into out_dir."""
-    task = load_task(task_path)
-    seeds = read_samples(seeds_path, task)
-    if not seeds:
-        raise InputError(str(seeds_path), "no samples; the seeds file needs at least one labelled example")
-    test = read_samples(test_path, task) if test_path else None
-    dev = read_samples(dev_path, task) if dev_path else None
-    return write_prepared(out_dir, task, seeds, test, dev)
-
-
-_WORD = re.compile(r"(?:[A-Za-z]\.){2,}|\d+(?:[.,:]\d+)+|\w+(?:[-'’]\w+)*|[^\w\s]")
-
-
-def tokenize_words(text: str) -> list[str]:
-    """Split text into CoNLL-like words: punctuation apart, abbreviations (U.S.), numbers (3.5) and
-    hyphenated or apostrophe words (well-known, don't) whole."""
-    return _WORD.findall(text)
-
-
-def spans_to_bio(tokens: Sequence[str], spans: Iterable[Span], types: Iterable[str]) -> list[str]:
-    """Word-level IOB2 tags for `tokens` from entity spans given as text.
-
-    A span is tokenized like the text and matched as an exact token sequence; every occurrence is tagged
-    (an entity named twice is an entity twice). Longer spans are placed first. Raises ValueError when a span's
-    type is unknown, when it is not in the tokens, or when it only occurs inside a span of another type.
-    """
-    known = set(types)
-    tags = ["O"] * len(tokens)
-    ordered = sorted(spans, key=lambda span: -len(tokenize_words(span.text)))
-    for span in ordered:
-        if span.type not in known:
-            raise ValueError(f"span {span.text!r}: unknown entity type {span.type!r}")
-        words = tokenize_words(span.text)
-        if not words:
-            raise ValueError(f"span {span.text!r} has no words")
-        starts = [i for i in range(len(tokens) - len(words) + 1) if list(tokens[i:i + len(words)]) == words]
-        if not starts:
-            raise ValueError(f"span {span.text!r} ({span.type}) is not in the text")
-        placed = False
-        for start in starts:
-            window = tags[start:start + len(words)]
-            if all(tag == "O" for tag in window):
-                tags[start:start + len(words)] = [f"B-{span.type}"] + [f"I-{span.type}"] * (len(words) - 1)
-                placed = True
-            elif all(tag[2:] == span.type for tag in window):
-                placed = True  # already tagged by a duplicate or longer span of the same type
-        if not placed:
-            raise ValueError(f"span {span.text!r} ({span.type}) only occurs inside another entity")
-    return tags

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from io import StringIO
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from ruamel.yaml import YAML
@@ -19,15 +20,58 @@ BOOTSTRAP_ROUND = "r00"
 BENCHMARKS = ("conll2003", "banking77", "rotten_tomatoes")
 
 
+NOT_GIVEN = "tasks/none"
+OWN_FILES = ("file", "seeds", "dev", "test", "unlabelled")
+
+
 class TaskParams(BaseModel):
+    """Where the task comes from: a packaged benchmark, or the user's own files (README "Your own task").
+
+    Every file slot is a dep of the prepare stage (`${task.seeds}` in dvc.yaml). DVC can interpolate neither null
+    nor a list into `deps:` (null crashes it, a list is refused), so a slot not in use names NOT_GIVEN, an empty
+    committed file that never changes, and prepare reads nothing for it.
+    """
+
     model_config = ConfigDict(extra="forbid")
-    benchmark: str
-    shots: int = Field(ge=1)
+    benchmark: str | None = Field(None, description="a packaged benchmark; None: the user's own files")
+    shots: int = Field(1, ge=1, description="a benchmark's gold seeds per label (per entity type for NER)")
+    unlabelled_split: Literal["train"] | None = Field(None, description="a benchmark's split whose texts (labels "
+                                                      "dropped, seeds left out) are the unlabelled pool")
+    unlabelled_max: int = Field(2000, ge=1, description="at most this many unlabelled texts (a seeded sample)")
+    file: str = Field(NOT_GIVEN, min_length=1, description="the task file (TaskSpec YAML)")
+    seeds: str = Field(NOT_GIVEN, min_length=1, description="labelled seeds")
+    dev: str = Field(NOT_GIVEN, min_length=1, description="gold dev set (optional)")
+    test: str = Field(NOT_GIVEN, min_length=1, description="gold test set (optional; evaluation only)")
+    unlabelled: str = Field(NOT_GIVEN, min_length=1, description="unlabelled in-domain texts (optional)")
+    text_column: str = Field("text", min_length=1)
+    label_column: str = Field("label", min_length=1)
+    tokens_column: str = Field("tokens", min_length=1)
+    tags_column: str = Field("tags", min_length=1)
+
+    def path(self, slot: str) -> str | None:
+        """The file named by a slot of OWN_FILES, None when it names NOT_GIVEN."""
+        value = getattr(self, slot)
+        return None if value == NOT_GIVEN else value
 
     @model_validator(mode="after")
-    def _known_benchmark(self) -> TaskParams:
-        if self.benchmark not in BENCHMARKS:
-            raise ValueError(f"unknown benchmark '{self.benchmark}'; expected one of {', '.join(BENCHMARKS)}")
+    def _benchmark_or_own_files(self) -> TaskParams:
+        given = [slot for slot in OWN_FILES if self.path(slot)]
+        if self.benchmark is not None:
+            if self.benchmark not in BENCHMARKS:
+                raise ValueError(f"unknown benchmark '{self.benchmark}'; expected one of {', '.join(BENCHMARKS)}")
+            if given:
+                raise ValueError(f"give either a benchmark or your own files, not both: benchmark is "
+                                 f"'{self.benchmark}' and task.{given[0]} names a file; set benchmark: null for your "
+                                 f"own task, or task.{given[0]}: {NOT_GIVEN}")
+            return self
+        missing = [slot for slot in ("file", "seeds") if slot not in given]
+        if missing and not given:
+            raise ValueError(f"no task: name a benchmark ({', '.join(BENCHMARKS)}) or your own task's file and seeds")
+        if missing:
+            raise ValueError(f"your own task needs task.{missing[0]} too (task.{given[0]} is set)")
+        if self.unlabelled_split:
+            raise ValueError("unlabelled_split takes texts from a benchmark's split; for your own task name a "
+                             "file in task.unlabelled")
         return self
 
 
@@ -101,6 +145,11 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         key = ".".join(str(part) for part in first["loc"])
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise InputError(str(path), f"{first['msg']}; got {first.get('input')!r}{more}", field=key or None) from None
+
+
+def student_config(path: str | Path | None) -> StudentConfig:
+    """The `student:` section of a params file, or the defaults when there is none."""
+    return load_params(path).student if path else StudentConfig()
 
 
 def round_names(count: int) -> list[str]:

@@ -1,6 +1,7 @@
 """`evokd plan`: what the next `dvc repro` will ask of the teacher, before it spends a token.
 
-Stages come from `dvc repro --dry`. Request counts follow params.yaml (loop sizes). Prompt tokens are counted
+Stages come from `dvc repro --dry`. Request counts come from the loop's own planning (evokd.loop.generate's
+round plan and copies per input, evokd.loop.label's requests per input) under params.yaml. Prompt tokens are counted
 on prompts rendered from the real templates with the seeds as examples: by the teacher's tokenizer through
 vLLM's `POST /tokenize` when the server answers, else estimated as characters / 4 (labelled as such).
 Completion tokens are an upper bound (max_tokens per request).
@@ -16,13 +17,15 @@ from typing import Any
 import httpx
 
 from evokd.data import ClassificationSample, Sample, TaskSpec, load_task, read_samples
-from evokd.loop.bootstrap import ROUND
+from evokd.loop.analyze import ANALYSIS_MAX_TOKENS, fallback_analysis
 from evokd.loop.common import sample_text
-from evokd.params import Params
+from evokd.loop.generate import copies_per_input, round_plan
+from evokd.loop.label import labeling_requests
+from evokd.loop.step import Step
+from evokd.params import BOOTSTRAP_ROUND, Params
 from evokd.prompts import PromptSet
 from evokd.teacher.config import TeacherConfig
 
-ANALYSIS_MAX_TOKENS = 512  # evokd.loop.analyze asks for at most this many
 _RUNNING = re.compile(r"Running stage '([^']+)'")
 
 
@@ -83,18 +86,43 @@ def request_kinds(task: TaskSpec, prompts: PromptSet, seeds: list[Sample], param
     }
 
 
-def stage_requests(stage: str, params: Params, task: TaskSpec, n_seeds: int) -> dict[str, int]:
-    """Teacher requests per kind that one stage makes (before re-asks of invalid answers)."""
+def planned_scoring(task: TaskSpec, max_scored_labels: int) -> str:
+    """How the plan assumes labels are scored: label words of one word as one token each (`first_token`, what
+    label.scoring_mode finds for such words with the bundled teachers), else each word whole (`sequence`) or,
+    above `max_scored_labels` labels, the picked one only (`choice`)."""
+    if not any(len(word.split()) > 1 for word in task.words.values()):
+        return "first_token"
+    return "sequence" if len(task.labels) <= max_scored_labels else "choice"
+
+
+def stage_requests(stage: str, params: Params, task: TaskSpec, prompts: PromptSet, seeds: list[Sample]
+                   ) -> dict[str, int]:
+    """Teacher requests per kind that one stage makes (before re-asks of invalid answers), from the loop's own
+    planning: the round's (intent, stance) plan, the copies per input `loop.select_factor` asks for, and the
+    labelling requests per input. Labelling is counted for every planned input (an upper bound: rejects and
+    the selection leave fewer)."""
     loop = params.loop
-    batch = loop.n_hard + loop.easy_count
-    kind = stage.split("@")[0]
+    scoring = planned_scoring(task, loop.max_scored_labels)
+    kind, _, round_name = stage.partition("@")
+    step = Step(client=None, task=task, prompts=prompts, loop=loop, seed=params.seed,
+                round=round_name or BOOTSTRAP_ROUND, teacher_model=params.teacher.served_name)
     if kind == "bootstrap":
-        init = loop.n_init * n_seeds if loop.init else 0
-        return {"paraphrase": init, "labeling": (batch if loop.separate_labeling else 0)
-                + (init if task.kind == "ner" else 0),
-                "generation": batch}
-    return {"analyze": {"analysis": 1}, "generate": {"generation": batch * loop.select_factor},
-            "label": {"labeling": batch if loop.separate_labeling else 0}}.get(kind, {})
+        planned = len(round_plan(step, None, {}, seeds))
+        n_seeds = len(seeds) or len(task.labels) * params.task.shots  # before prepare: the shots per label
+        warmup = loop.n_init * n_seeds if loop.init else 0  # paraphrase: per_seed requests per seed
+        labeling = labeling_requests(task, loop, planned, scoring) if loop.separate_labeling else 0
+        if task.kind == "ner":
+            labeling += labeling_requests(task, loop, warmup, scoring)
+        return {"paraphrase": warmup, "generation": planned, "labeling": labeling}
+    if kind == "analyze":
+        return {"analysis": 1}
+    if kind not in ("generate", "label"):
+        return {}
+    planned = len(round_plan(step, fallback_analysis(task, {}), {}, seeds))
+    if kind == "generate":  # the stage gives the previous student whenever select_factor asks for selection
+        return {"generation": planned * copies_per_input(loop, with_student=True)}
+    inputs = planned + loop.n_unlabelled  # the label stage labels the picked unlabelled texts too
+    return {"labeling": labeling_requests(task, loop, inputs, scoring) if loop.separate_labeling else 0}
 
 
 def build_plan(root: Path, params: Params, stages: list[str] | None, counter: TokenCounter,
@@ -109,8 +137,8 @@ def build_plan(root: Path, params: Params, stages: list[str] | None, counter: To
 
         task = task_spec(params.task.benchmark)
     seeds = read_samples(raw / "seeds.jsonl", task) if (raw / "seeds.jsonl").is_file() else []
-    n_seeds = len(seeds) or len(task.labels) * params.task.shots
-    chats = request_kinds(task, PromptSet(prompts_dir or root / "prompts", params.prompts.set), seeds, params)
+    prompts = PromptSet(prompts_dir or root / "prompts", params.prompts.set)
+    chats = request_kinds(task, prompts, seeds, params)
     prompt_tokens = {kind: counter.count(messages) for kind, messages in chats.items()}
     max_completion = {kind: ANALYSIS_MAX_TOKENS if kind == "analysis" else params.teacher.max_tokens
                       for kind in chats}
@@ -119,12 +147,13 @@ def build_plan(root: Path, params: Params, stages: list[str] | None, counter: To
                                                                                        "label", "train"))]
     rows, rounds = [], {}
     for stage in planned:
-        requests = {kind: count for kind, count in stage_requests(stage, params, task, n_seeds).items() if count}
+        requests = {kind: count for kind, count in stage_requests(stage, params, task, prompts, seeds).items()
+                    if count}
         row = {"stage": stage, "requests": sum(requests.values()),
                "prompt_tokens": sum(prompt_tokens[kind] * count for kind, count in requests.items()),
                "max_completion_tokens": sum(max_completion[kind] * count for kind, count in requests.items())}
         rows.append(row)
-        name = ROUND if stage == "bootstrap" else stage.partition("@")[2]
+        name = BOOTSTRAP_ROUND if stage == "bootstrap" else stage.partition("@")[2]
         if name and (requests or stage.startswith("train")):
             total = rounds.setdefault(name, {"round": name, "requests": 0, "prompt_tokens": 0,
                                              "max_completion_tokens": 0,

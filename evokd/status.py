@@ -7,29 +7,26 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from evokd.data import TaskSpec, read_samples
-from evokd.io import read_json
-from evokd.loop.report import round_rejects, round_teacher_tokens, samples_per_label
+from evokd.data import TaskSpec
+from evokd.loop.records import read_round
+from evokd.loop.report import samples_per_label
 
 
 def round_status(task: TaskSpec, name: str, rounds_dir: Path, metrics_dir: Path) -> dict[str, Any]:
     """What one round kept, rejected and cost, and how its student scored (None where not known yet)."""
-    round_dir = rounds_dir / name
-    labeled = round_dir / "labeled.jsonl"
-    batch = read_samples(labeled, task) if labeled.is_file() else []
-    requested, rejected = round_rejects(round_dir)
-    metrics_path = metrics_dir / f"{name}.json"
-    metrics = read_json(metrics_path) if metrics_path.is_file() else {}
+    record = read_round(task, rounds_dir / name, metrics_dir / f"{name}.json")
+    totals, metrics = record.totals, record.metrics
     return {
         "round": name,
-        "kept": len(batch),
-        "stances": dict(sorted(Counter(sample.stance for sample in batch).items())),
-        "labels": dict(samples_per_label(task, batch)),
-        "requested": requested,
-        "rejected": rejected,
-        "fooled_rate": metrics.get("probe", {}).get("fooled_rate") if metrics.get("probe", {}).get("n") else None,
-        "teacher_tokens": round_teacher_tokens(round_dir)["total_tokens"],
-        "test_score": metrics.get("test", {}).get("score"),
+        "kept": totals.kept,
+        "stances": dict(sorted(Counter(sample.stance for sample in record.batch if sample.stance).items())),
+        "origins": dict(sorted(Counter(sample.provenance.origin for sample in record.batch).items())),
+        "labels": dict(samples_per_label(task, record.batch)),
+        "requested": totals.requested,
+        "rejected": totals.rejected,
+        "fooled_rate": metrics.probe.fooled_rate if metrics is not None and metrics.probe.n else None,
+        "teacher_tokens": totals.teacher.total_tokens,
+        "test_score": metrics.test.score if metrics is not None else None,
     }
 
 
@@ -49,12 +46,14 @@ def status_table(rows: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
     table = Table(title="EvoKD rounds")
-    for column in ("round", "kept", "by stance", "by label", "rejected", "fooled", "teacher tokens", "test score"):
+    for column in ("round", "kept", "by stance", "by origin", "by label", "rejected", "fooled", "teacher tokens",
+                   "test score"):
         table.add_column(column, justify="left" if column.startswith(("round", "by")) else "right")
     for row in rows:
         table.add_row(
             row["round"], str(row["kept"]),
             ", ".join(f"{name} {count}" for name, count in row["stances"].items()) or "-",
+            ", ".join(f"{name} {count}" for name, count in row["origins"].items()) or "-",
             ", ".join(f"{name} {count}" for name, count in row["labels"].items()) or "-",
             f"{row['rejected']}/{row['requested']}" if row["requested"] else "-",
             _fmt(row["fooled_rate"], ".0%"), f"{row['teacher_tokens']:,}", _fmt(row["test_score"], ".4f"))

@@ -1,4 +1,4 @@
-"""analyze@K: the teacher reads round P's probe and writes round K's analysis."""
+"""analyze@K: the teacher reads round P's probe and writes round K's analysis (and the history so far)."""
 
 from pathlib import Path
 
@@ -6,11 +6,19 @@ import click
 
 from evokd.data import load_task
 from evokd.entry import run_command
-from evokd.io import atomic_write_json, read_json, read_jsonl, write_jsonl
 from evokd.loop.analyze import analyze
-from evokd.loop.common import per_label_f1, stage_summary
+from evokd.loop.records import (
+    AnalysisRecord,
+    ProbeRow,
+    ProbeScores,
+    read_record,
+    read_rows,
+    stage_summary,
+    write_record,
+    write_rows,
+)
+from evokd.loop.step import round_step
 from evokd.params import load_params
-from evokd.prompts import PromptSet
 from evokd.teacher.client import TeacherClient
 
 
@@ -27,19 +35,15 @@ from evokd.teacher.client import TeacherClient
 def main(round_name: str, task: Path, probe: Path, probe_scores: Path, history: Path, prompts_dir: Path,
          out: Path, out_history: Path, stats: Path) -> None:
     params = load_params()
-    task_spec = load_task(task)
-    prompts = PromptSet(prompts_dir, params.prompts.set)
-    past = read_jsonl(history)
-    client = TeacherClient(params.teacher, stage=f"analyze@{round_name}")
-    analysis, from_teacher = analyze(client, task_spec, prompts, read_jsonl(probe),
-                                     per_label_f1(read_json(probe_scores)),
-                                     [row["summary"] for row in past], params.loop, params.seed, round_name)
-    atomic_write_json(out, {"round": round_name, "from_teacher": from_teacher, **analysis.model_dump()})
-    write_jsonl(out_history, [*past, {"round": round_name, "summary": analysis.summary}])
-    analyze_stats = {"from_teacher": from_teacher, "teacher": client.stats.to_dict()}
-    atomic_write_json(stats, analyze_stats)
-    click.echo(stage_summary(f"analyze@{round_name}", analyze_stats,
-                             "analysis by the teacher" if from_teacher else "fallback analysis (no valid answer)"))
+    step = round_step(params, load_task(task), prompts_dir, round_name,
+                      TeacherClient(params.teacher, stage=f"analyze@{round_name}"))
+    past = read_rows(history, AnalysisRecord)
+    record, analyze_stats = analyze(step, read_rows(probe, ProbeRow),
+                                    read_record(probe_scores, ProbeScores).per_label_f1(), past)
+    write_record(out, record)
+    write_rows(out_history, [*past, record])
+    write_record(stats, analyze_stats)
+    click.echo(stage_summary(f"analyze@{round_name}", [analyze_stats], f"analysis: {record.origin}"))
 
 
 if __name__ == "__main__":

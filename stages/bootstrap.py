@@ -1,18 +1,16 @@
 """bootstrap (round r00): the teacher's warm-up and first plain batch, the first student trained on the seeds
-(plus warm-up), its probe of the first batch, and its test-set scores."""
+(plus warm-up), its probe of the first batch, and its test-set scores. Writes every file a round writes."""
 
 from pathlib import Path
 
 import click
 
-from evokd.data import load_task, read_samples, write_samples
+from evokd.data import load_task, read_samples
 from evokd.entry import run_command
-from evokd.io import atomic_write_json, write_jsonl
-from evokd.loop.bootstrap import ROUND, teacher_data
-from evokd.loop.common import stage_summary, stop_teacher_if_asked
-from evokd.loop.train import probe_student, train_and_evaluate, trained_note
-from evokd.params import load_params
-from evokd.prompts import PromptSet
+from evokd.loop.bootstrap import bootstrap, write_bootstrap
+from evokd.loop.records import RoundFiles, stage_summary
+from evokd.loop.step import round_step
+from evokd.params import BOOTSTRAP_ROUND, load_params
 from evokd.teacher.client import TeacherClient
 
 
@@ -29,28 +27,12 @@ from evokd.teacher.client import TeacherClient
 def main(task: Path, seeds: Path, test: Path, prompts_dir: Path, out_model: Path, out_dir: Path, metrics: Path,
          confusion: Path) -> None:
     params = load_params()
-    task_spec = load_task(task)
-    gold_seeds, gold_test = read_samples(seeds, task_spec), read_samples(test, task_spec)
-    client = TeacherClient(params.teacher, stage="bootstrap")
-    init_samples, inputs, batch, stats = teacher_data(
-        client, task_spec, PromptSet(prompts_dir, params.prompts.set), gold_seeds, params.loop, params.seed,
-        params.teacher.served_name)
-    stop_teacher_if_asked(params.teacher)
-    round_metrics = train_and_evaluate(task_spec, [*gold_seeds, *init_samples], gold_test,
-                                       params.student, out_model, init_from=None, seed=params.seed,
-                                       confusion_path=confusion)
-    probe, probe_scores = probe_student(task_spec, out_model, batch)
-    write_jsonl(out_dir / "generated.jsonl", [item.model_dump() for item in inputs])
-    write_samples(out_dir / "labeled.jsonl", batch)
-    write_jsonl(out_dir / "probe.jsonl", probe)
-    atomic_write_json(out_dir / "probe_scores.json", probe_scores)
-    write_samples(out_dir / "pool.jsonl", [*gold_seeds, *init_samples, *batch])
-    write_jsonl(out_dir / "analyses.jsonl", [])
-    atomic_write_json(out_dir / "bootstrap_stats.json", stats)
-    atomic_write_json(metrics, {"round": ROUND, "probe": probe_scores, **round_metrics})
-    click.echo(stage_summary(ROUND, {"kept": len(batch), "requested": stats["generate"]["requested"],
-                                     "rejects": stats["generate"]["rejects"], "teacher": stats["teacher"]},
-                             trained_note(probe_scores, round_metrics)))
+    step = round_step(params, load_task(task), prompts_dir, BOOTSTRAP_ROUND,
+                      TeacherClient(params.teacher, stage="bootstrap"))
+    data, trained = bootstrap(params, step, read_samples(seeds, step.task), read_samples(test, step.task),
+                              out_model, confusion)
+    write_bootstrap(RoundFiles.at(out_dir), metrics, data, trained)
+    click.echo(stage_summary(BOOTSTRAP_ROUND, [data.gen_stats, data.label_stats], trained.note()))
 
 
 if __name__ == "__main__":

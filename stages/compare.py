@@ -4,7 +4,8 @@ from pathlib import Path
 
 import click
 
-from evokd.bench import BASELINES, comparison_curves
+from evokd.bench.methods import BASELINES
+from evokd.bench.tables import comparison_curves
 from evokd.entry import run_command
 from evokd.io import atomic_write_json, read_json
 

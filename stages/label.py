@@ -6,12 +6,11 @@ import click
 
 from evokd.data import load_task, read_samples, write_samples
 from evokd.entry import run_command
-from evokd.io import atomic_write_json, read_jsonl
-from evokd.loop.common import stage_summary
 from evokd.loop.generate import GeneratedInput
 from evokd.loop.label import label
+from evokd.loop.records import read_rows, stage_summary, write_record
+from evokd.loop.step import round_step
 from evokd.params import load_params
-from evokd.prompts import PromptSet
 from evokd.teacher.client import TeacherClient
 
 
@@ -25,16 +24,14 @@ from evokd.teacher.client import TeacherClient
 @click.option("--stats", type=click.Path(path_type=Path), required=True)
 def main(round_name: str, task: Path, seeds: Path, generated: Path, prompts_dir: Path, out: Path, stats: Path) -> None:
     params = load_params()
-    task_spec = load_task(task)
-    inputs = [GeneratedInput.model_validate(row) for row in read_jsonl(generated)]
     separate = params.loop.separate_labeling
     client = TeacherClient(params.teacher, stage=f"label@{round_name}") if separate else None
-    samples, label_stats = label(client, task_spec, PromptSet(prompts_dir, params.prompts.set), inputs,
-                                 params.loop, params.seed, round_name, separate=separate,
-                                 demos=read_samples(seeds, task_spec))
+    step = round_step(params, load_task(task), prompts_dir, round_name, client)
+    samples, label_stats = label(step, read_rows(generated, GeneratedInput), separate=separate,
+                                 demos=read_samples(seeds, step.task))
     write_samples(out, samples)
-    atomic_write_json(stats, label_stats)
-    click.echo(stage_summary(f"label@{round_name}", label_stats))
+    write_record(stats, label_stats)
+    click.echo(stage_summary(f"label@{round_name}", [label_stats]))
 
 
 if __name__ == "__main__":

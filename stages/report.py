@@ -7,9 +7,8 @@ import click
 from evokd.data import load_task
 from evokd.entry import run_command
 from evokd.io import atomic_write_json, read_json
-from evokd.loop.bootstrap import ROUND
 from evokd.loop.report import build_report
-from evokd.params import load_params
+from evokd.params import BOOTSTRAP_ROUND, load_params
 
 
 @click.command()
@@ -22,7 +21,7 @@ from evokd.params import load_params
 @click.option("--plots-dir", type=click.Path(path_type=Path), required=True)
 def main(task: Path, rounds_dir: Path, metrics_dir: Path, confusion_dir: Path, summary: Path, plots_dir: Path) -> None:
     params = load_params()
-    report = build_report(load_task(task), [ROUND, *params.round_order()], rounds_dir, metrics_dir)
+    report = build_report(load_task(task), [BOOTSTRAP_ROUND, *params.round_order()], rounds_dir, metrics_dir)
     for name in ("score_by_round", "score_by_tokens", "per_label_f1", "samples_per_label"):
         atomic_write_json(plots_dir / f"{name}.json", report[name])
     final_round = report["summary"]["final_round"]

@@ -8,21 +8,23 @@ from typing import Any
 from pydantic import BaseModel
 
 from evokd.data import TaskSpec
-from evokd.loop.common import derive_seed
 from evokd.loop.config import LoopConfig
+from evokd.loop.records import AnalysisRecord, AnalyzeStats, ProbeRow, TeacherUsage, history_summaries, spent
 from evokd.loop.schemas import Analysis, schema_for
-from evokd.prompts import PromptSet
-from evokd.teacher.client import ChatRequest, TeacherClient
+from evokd.loop.step import Step
+from evokd.teacher.client import ChatRequest
+
+ANALYSIS_MAX_TOKENS = 512  # the analysis answer's room (evokd plan counts it as the completion bound)
 
 
-def select_probe_rows(probe: list[dict[str, Any]], config: LoopConfig, seed: int
+def select_probe_rows(probe: list[ProbeRow], config: LoopConfig, seed: int
                       ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
     """The wrong rows (most confident mistakes first) and, when include_correct, a seeded sample of right ones."""
-    wrong = sorted((row for row in probe if not row["correct"]), key=lambda row: -row["confidence"])
-    right = [row for row in probe if row["correct"]]
+    wrong = sorted((row for row in probe if not row.correct), key=lambda row: -row.confidence)
+    right = [row for row in probe if row.correct]
     random.Random(seed).shuffle(right)
-    view = [{"text": row["text"], "label": row["gold"], "predicted": row["predicted"]} for row in wrong]
-    correct = [{"text": row["text"], "label": row["gold"]} for row in right[: config.n_correct]]
+    view = [{"text": row.text, "label": row.gold, "predicted": row.predicted} for row in wrong]
+    correct = [{"text": row.text, "label": row.gold} for row in right[: config.n_correct]]
     return view[: config.n_wrong], (correct if config.include_correct else None)
 
 
@@ -40,20 +42,30 @@ def fallback_analysis(task: TaskSpec, per_label_f1: dict[str, float]) -> Analysi
     )
 
 
-def analyze(client: TeacherClient, task: TaskSpec, prompts: PromptSet, probe: list[dict[str, Any]],
-            per_label_f1: dict[str, float], history: list[str], config: LoopConfig, seed: int, round_name: str
-            ) -> tuple[Analysis, bool]:
-    """One constrained teacher call; returns the analysis and whether it came from the teacher."""
-    wrong, correct = select_probe_rows(probe, config, derive_seed(seed, round_name, "probe"))
+def analyze(step: Step, probe: list[ProbeRow], per_label_f1: dict[str, float], history: list[AnalysisRecord]
+            ) -> tuple[AnalysisRecord, AnalyzeStats]:
+    """One constrained teacher call on the previous round's probe; a fallback read off the probe scores when the
+    teacher gives no valid answer (the record's origin says which)."""
+    task, config = step.task, step.loop
+    before = TeacherUsage.of(step.client)
+    wrong, correct = select_probe_rows(probe, config, step.seed_for("probe"))
     scores = {name: per_label_f1.get(name, 0.0) for name in task.label_names}
-    messages = prompts.messages("analysis", task, per_label=scores, wrong=wrong, correct=correct,
-                                history=history[-config.history:] if config.history else [])
-    request = ChatRequest(messages=messages, schema=schema_for("analysis", task),
-                          seed=derive_seed(seed, round_name, "analysis"), max_tokens=512)
-    [result] = client.run([request], desc=f"analyze {round_name}")
+    summaries = history_summaries(history)
+    messages = step.prompts.messages("analysis", task, per_label=scores, wrong=wrong, correct=correct,
+                                     history=summaries[-config.history:] if config.history else [])
+    request = ChatRequest(messages=messages, schema=schema_for("analysis", task), seed=step.seed_for("analysis"),
+                          max_tokens=ANALYSIS_MAX_TOKENS)
+    [result] = step.ask([request], "analyze")
     if result.value is None:
-        return fallback_analysis(task, scores), False
-    return to_label_ids(task, result.value), True
+        record = AnalysisRecord(round=step.round, origin="fallback", analysis=fallback_analysis(task, scores))
+    else:
+        record = AnalysisRecord(round=step.round, origin="teacher", analysis=to_label_ids(task, result.value))
+    return record, AnalyzeStats(origin=record.origin, teacher=spent(step.client, before))
+
+
+def no_analysis(round_name: str) -> tuple[AnalysisRecord, AnalyzeStats]:
+    """r00's analysis files: its batch is written with no feedback, so there is none (and no teacher cost)."""
+    return AnalysisRecord(round=round_name, origin="none"), AnalyzeStats(origin="none")
 
 
 def to_label_ids(task: TaskSpec, answer: BaseModel) -> Analysis:

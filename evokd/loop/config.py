@@ -16,13 +16,22 @@ class LoopConfig(BaseModel):
                                     "fewer hard inputs than labels x floor, the labels take turns over rounds")
     select_factor: int = Field(1, ge=1, description="ask for k x the plan and keep, per planned (intent, stance), "
                                "the inputs the previous student is least sure of; 1: no selection")
+    retrieval_k: int = Field(0, ge=0, description="real texts of the unlabelled pool shown to every generation "
+                             "request as examples of the domain's style (retrieved per request); 0: none")
+    n_unlabelled: int = Field(0, ge=0, description="unlabelled pool texts per round that the previous student is "
+                              "least sure of, labelled by the teacher with the generated inputs; 0: none")
     n_wrong: int = Field(6, ge=0, description="wrong probe predictions shown to the analysis")
     n_correct: int = Field(4, ge=0, description="right probe predictions shown (when include_correct)")
     history: int = Field(2, ge=0, description="earlier analyses shown to the analysis")
     use_easy: bool = True
     include_correct: bool = True
+    train_from: Literal["base", "previous"] = Field(
+        "base", description="base: each round trains a fresh student from the base encoder on the seeds and all "
+        "teacher data so far (measured steadier: README); previous: the previous round's student goes on training "
+        "on the batch + `review_size` samples of earlier rounds")
     review: bool = True
-    review_size: int = Field(16, ge=0, description="replayed samples of earlier rounds per training round")
+    review_size: int = Field(16, ge=0, description="samples of earlier rounds reviewed per training round "
+                             "(train_from: previous; from the base every earlier sample is)")
     separate_labeling: bool = True
     init: bool = False
     n_init: int = Field(2, ge=0, description="paraphrases per seed for the init warm-up (EvoKD+Init)")
@@ -30,6 +39,9 @@ class LoopConfig(BaseModel):
     calibration: Literal["batch", "contextual", "none"] = Field(
         "batch", description="how the teacher's label probabilities are calibrated: over the round's batch, "
         "against a content-free input, or not at all")
+    max_scored_labels: int = Field(16, ge=1, description="labels of several tokens are scored one request per "
+                                   "label up to this many; above it the teacher picks one under the choice "
+                                   "constraint and only its probability is kept (no calibration)")
     min_confidence: float = Field(0.0, ge=0, lt=1, description="drop teacher labels whose calibrated top "
                                   "probability is below this")
     demo_chars: int = Field(1500, ge=0, description="gold seeds shown to the labelling call as demonstrations, "
@@ -42,6 +54,12 @@ class LoopConfig(BaseModel):
     def _lengths_ordered(self) -> LoopConfig:
         if self.min_chars > self.max_chars:
             raise ValueError(f"min_chars ({self.min_chars}) must not exceed max_chars ({self.max_chars})")
+        return self
+
+    @model_validator(mode="after")
+    def _unlabelled_needs_labelling(self) -> LoopConfig:
+        if self.n_unlabelled and not self.separate_labeling:
+            raise ValueError("n_unlabelled needs separate_labeling: the label stage's teacher calls label those texts")
         return self
 
     @property

@@ -17,18 +17,23 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from statistics import fmean
-from typing import Any
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from evokd.data import ClassificationSample, NerSample, Provenance, Sample, Span, TaskSpec, tokenize_words
-from evokd.loop.common import derive_seed, sample_text, teacher_provenance
+from evokd.data import ClassificationSample, NerSample, Provenance, Sample, Stance, TaskSpec, split_old_stance
+from evokd.loop.common import sample_text
 from evokd.loop.config import LoopConfig
 from evokd.loop.dedup import DuplicateFilter
+from evokd.loop.records import GenStats, Selection, TeacherUsage, spent
 from evokd.loop.schemas import Analysis, schema_for
 from evokd.loop.spans import parse_markup, to_markup
-from evokd.prompts import PromptSet
-from evokd.teacher.client import ChatRequest, ChatResult, TeacherClient
+from evokd.loop.step import Step
+from evokd.ner import Span, entity_types, tokenize_words
+from evokd.teacher.client import ChatRequest, ChatResult
+
+if TYPE_CHECKING:
+    from evokd.loop.unlabelled import Retriever
 
 EXAMPLES_PER_PROMPT = 3
 DOMINANT_SHARE = 0.8  # a round in which one label takes more than this share of the samples gets a warning
@@ -36,17 +41,20 @@ MARKUP_ALLOWANCE = 120  # characters of NER markup a generated sentence may carr
 
 
 class GeneratedInput(BaseModel):
-    """One teacher-written input before labelling; `proposed_*` hold the label when generation also labels (for
-    NER always: the entities marked up in the generated sentence)."""
+    """One input before labelling (teacher-written, a warm-up paraphrase with no stance, or a text picked from the
+    unlabelled pool); `proposed_*` hold the label when generation also labels (for NER always: the entities marked
+    up in the generated sentence)."""
 
     model_config = ConfigDict(extra="forbid")
     text: str
     intent: str
-    stance: str
+    stance: Stance | None
     round: str
     provenance: Provenance
     proposed_label: str | None = None
     proposed_spans: list[Span] | None = None
+
+    _old_stance = model_validator(mode="before")(split_old_stance)
 
 
 def spread(labels: list[str], count: int, weights: dict[str, float]) -> list[str]:
@@ -116,7 +124,7 @@ def label_balance(task: TaskSpec, samples: Sequence[Sample]) -> tuple[dict[str, 
     counts: Counter[str] = Counter()
     for sample in samples:
         if isinstance(sample, NerSample):
-            counts.update(tag[2:] for tag in sample.tags if tag.startswith("B-"))
+            counts.update(entity_types(sample.tags))
         else:
             counts[sample.label] += 1
     table = {name: counts[name] for name in task.label_names}
@@ -132,11 +140,11 @@ def _examples_by_label(task: TaskSpec, pool: list[Sample], seed: int) -> dict[st
     """A few texts per label (per entity type for NER, in markup) to show the teacher the style of the task: the
     gold seeds of the label first, then a seeded sample of the rest of the pool."""
     examples: dict[str, list[str]] = {name: [] for name in task.label_names}
-    others = [sample for sample in pool if sample.stance != "seed"]
+    others = [sample for sample in pool if sample.provenance.origin != "seed"]
     random.Random(seed).shuffle(others)
-    for sample in [*(sample for sample in pool if sample.stance == "seed"), *others]:
+    for sample in [*(sample for sample in pool if sample.provenance.origin == "seed"), *others]:
         if isinstance(sample, NerSample):
-            owners, text = {tag[2:] for tag in sample.tags if tag != "O"}, to_markup(sample.tokens, sample.tags)
+            owners, text = set(entity_types(sample.tags)), to_markup(sample.tokens, sample.tags)
         else:
             owners, text = {sample.label}, sample.text
         for name in owners:
@@ -145,30 +153,44 @@ def _examples_by_label(task: TaskSpec, pool: list[Sample], seed: int) -> dict[st
     return examples
 
 
-def generate(client: TeacherClient, task: TaskSpec, prompts: PromptSet, analysis: Analysis | None,
-             per_label_f1: dict[str, float], pool: list[Sample], config: LoopConfig, seed: int, round_name: str,
-             teacher_model: str, n_hard: int, n_easy: int, with_label: bool, student: Path | None = None
-             ) -> tuple[list[GeneratedInput], dict[str, Any]]:
-    """Ask for the planned inputs (concurrently), then filter; `student` (the previous round's checkpoint) selects
-    among `loop.select_factor` candidates per input. Returns kept inputs and their stats."""
-    pool_counts, _warning = label_balance(task, pool)
-    plan = plan_intents(task, analysis, per_label_f1, n_hard, n_easy, config.min_hard_per_label, pool_counts,
-                        derive_seed(seed, round_name, "plan"))
-    return generate_for_plan(client, task, prompts, plan, analysis, pool, config, seed, round_name, teacher_model,
-                             with_label, student)
+def round_plan(step: Step, analysis: Analysis | None, per_label_f1: dict[str, float], pool: list[Sample]
+               ) -> list[tuple[str, str]]:
+    """The round's (intent, stance) plan from the loop's sizes: `loop.n_hard` hard inputs above the floor
+    `loop.min_hard_per_label`, `loop.easy_count` easy ones (all static without an analysis). `evokd plan` counts
+    its requests from this same plan."""
+    pool_counts, _warning = label_balance(step.task, pool)
+    return plan_intents(step.task, analysis, per_label_f1, step.loop.n_hard, step.loop.easy_count,
+                        step.loop.min_hard_per_label, pool_counts, step.seed_for("plan"))
 
 
-def generate_for_plan(client: TeacherClient, task: TaskSpec, prompts: PromptSet, plan: list[tuple[str, str]],
-                      analysis: Analysis | None, pool: list[Sample], config: LoopConfig, seed: int, round_name: str,
-                      teacher_model: str, with_label: bool, student: Path | None = None
-                      ) -> tuple[list[GeneratedInput], dict[str, Any]]:
+def copies_per_input(config: LoopConfig, with_student: bool) -> int:
+    """Requests per planned input: `loop.select_factor` when a previous student is there to select, else 1."""
+    return config.select_factor if with_student else 1
+
+
+def generate(step: Step, analysis: Analysis | None, per_label_f1: dict[str, float], pool: list[Sample],
+             student: Path | None = None, retriever: Retriever | None = None) -> tuple[list[GeneratedInput], GenStats]:
+    """Ask for the round's planned inputs (concurrently), then filter; `student` (the previous round's checkpoint)
+    selects among `loop.select_factor` candidates per input; `retriever` adds real texts of the domain to every
+    prompt (`loop.retrieval_k`). Returns kept inputs and their stats."""
+    return generate_for_plan(step, round_plan(step, analysis, per_label_f1, pool), analysis, pool, student,
+                             retriever)
+
+
+def generate_for_plan(step: Step, plan: list[tuple[str, str]], analysis: Analysis | None, pool: list[Sample],
+                      student: Path | None = None, retriever: Retriever | None = None
+                      ) -> tuple[list[GeneratedInput], GenStats]:
     """`generate` for an explicit (intent, stance) plan: the static baseline plans its own label rotation.
 
     The i-th hard input gets the analysis's direction i (round-robin). With a student and select_factor k > 1,
-    every planned input is asked k times (different seeds); without a student (the bootstrap batch) once."""
+    every planned input is asked k times (different seeds); without a student (the bootstrap batch) once. With
+    `loop.separate_labeling` off, the teacher writes each input's label with it."""
+    task, config = step.task, step.loop
+    before = TeacherUsage.of(step.client)
     labels = {label.name: label for label in task.labels}
-    examples = _examples_by_label(task, pool, derive_seed(seed, round_name, "examples"))
-    factor = config.select_factor if student is not None else 1
+    examples = _examples_by_label(task, pool, step.seed_for("examples"))
+    factor = copies_per_input(config, student is not None)
+    with_label = not config.separate_labeling
     labelled = with_label and task.kind == "classification"
     # NER texts carry inline markup ("[PER Ann Lee]") until parsed: room for it, the plain text is checked after
     limit = config.max_chars + (MARKUP_ALLOWANCE if task.kind == "ner" else 0)
@@ -181,38 +203,34 @@ def generate_for_plan(client: TeacherClient, task: TaskSpec, prompts: PromptSet,
         if stance == "hard" and directions:
             direction = directions[hard_index % len(directions)]
             hard_index += 1
-        messages = prompts.messages("generation", task, intent=labels[intent], stance=stance,
-                                    examples=examples[intent], analysis=analysis, direction=direction,
-                                    with_label=with_label)
+        domain = retriever.examples(labels[intent], direction, step.seed_for("retrieve", index)) if retriever else []
+        messages = step.prompts.messages("generation", task, intent=labels[intent], stance=stance,
+                                         examples=examples[intent], analysis=analysis, direction=direction,
+                                         with_label=with_label, domain_examples=domain)
         for copy in range(factor):
             # copy 0 keeps the seed of an unselected run, so turning selection on reuses its cached answers
             where = (index, intent, stance) if copy == 0 else (index, intent, stance, copy)
             slots.append(index)
-            requests.append(ChatRequest(messages=messages, schema=schema,
-                                        seed=derive_seed(seed, round_name, "generate", *where)))
-    results = client.run(requests, desc=f"generate {round_name}")
+            requests.append(ChatRequest(messages=messages, schema=schema, seed=step.seed_for("generate", *where)))
+    results = step.ask(requests, "generate")
     accepted, rejects = accept_texts(results, pool, task, config, parse=task.kind == "ner")
     kept: list[GeneratedInput] = []
     for index, text, spans, result in accepted:
         intent, stance = plan[slots[index]]
         word = getattr(result.value, "label", None)
         kept.append(GeneratedInput(
-            text=text, intent=intent, stance=stance, round=round_name,
-            provenance=teacher_provenance(teacher_model, prompts.name, result.key, intent),
+            text=text, intent=intent, stance=stance, round=step.round, provenance=step.provenance(result.key, intent),
             proposed_label=task.label_of_word(word) if word is not None else None, proposed_spans=spans))
-    stats: dict[str, Any] = {
-        "requested": len(requests),
-        "planned": dict(Counter(f"{stance}:{intent}" for intent, stance in plan)),
-        "select_factor": factor,
-    }
+    selection = None
     if factor > 1 and student is not None:
-        kept, stats["selection"] = select_least_confident(task, plan, kept, student)
-    stats.update({"kept": len(kept), "rejects": dict(rejects), "teacher": client.stats.to_dict()})
-    return kept, stats
+        kept, selection = select_least_confident(task, plan, kept, student)
+    return kept, GenStats(requested=len(requests), kept=len(kept), select_factor=factor, selection=selection,
+                          planned=dict(Counter(f"{stance}:{intent}" for intent, stance in plan)),
+                          rejects=dict(rejects), teacher=spent(step.client, before))
 
 
 def select_least_confident(task: TaskSpec, plan: list[tuple[str, str]], candidates: list[GeneratedInput],
-                           student: Path) -> tuple[list[GeneratedInput], dict[str, Any]]:
+                           student: Path) -> tuple[list[GeneratedInput], Selection]:
     """Per planned (intent, stance), as many candidates as the plan has inputs for it: those the student is
     least sure of (lowest confidence; ties keep the earlier one), so the batch keeps the plan's label spread.
     Returns the kept inputs (in candidate order) and the selection's stats."""
@@ -229,9 +247,9 @@ def select_least_confident(task: TaskSpec, plan: list[tuple[str, str]], candidat
             taken[slot] += 1
             keep.append(index)
     keep.sort()
-    stats = {"student": str(student), "candidates": len(candidates), "selected": len(keep),
-             "mean_confidence_candidates": round(fmean(confidence), 4) if confidence else None,
-             "mean_confidence_selected": round(fmean(confidence[index] for index in keep), 4) if keep else None}
+    stats = Selection(student=str(student), candidates=len(candidates), selected=len(keep),
+                      mean_confidence_candidates=round(fmean(confidence), 4) if confidence else None,
+                      mean_confidence_selected=round(fmean(confidence[index] for index in keep), 4) if keep else None)
     return [candidates[index] for index in keep], stats
 
 
@@ -263,7 +281,7 @@ def accept_texts(results: list[ChatResult], pool: list[Sample], task: TaskSpec, 
                 rejects["bad_markup"] += 1
                 continue
             text = " ".join(text.split())
-        reason = _length_problem(text, task, config) or duplicates.check(text)
+        reason = length_problem(text, task, config) or duplicates.check(text)
         if reason:
             rejects[reason] += 1
         else:
@@ -271,7 +289,7 @@ def accept_texts(results: list[ChatResult], pool: list[Sample], task: TaskSpec, 
     return accepted, rejects
 
 
-def _length_problem(text: str, task: TaskSpec, config: LoopConfig) -> str | None:
+def length_problem(text: str, task: TaskSpec, config: LoopConfig) -> str | None:
     if len(text) < config.min_chars:
         return "too_short"
     if len(text) > config.max_chars:
@@ -281,27 +299,25 @@ def _length_problem(text: str, task: TaskSpec, config: LoopConfig) -> str | None
     return None
 
 
-def paraphrase(client: TeacherClient, task: TaskSpec, prompts: PromptSet, seeds: list[Sample], per_seed: int,
-               config: LoopConfig, seed: int, round_name: str, teacher_model: str
-               ) -> tuple[list[GeneratedInput], dict[str, Any]]:
+def paraphrase(step: Step, seeds: list[Sample], per_seed: int) -> tuple[list[GeneratedInput], GenStats]:
     """AugGPT-style variants of the seeds (the EvoKD+Init warm-up). A classification paraphrase keeps its seed's
     label; an NER paraphrase is labelled again, since its entities may have moved."""
+    task = step.task
+    before = TeacherUsage.of(step.client)
     jobs = [(sample, copy) for sample in seeds for copy in range(per_seed)]
     requests = [
-        ChatRequest(messages=prompts.messages("paraphrase", task, text=sample_text(sample),
-                                              label=getattr(sample, "label", None)),
-                    schema=schema_for("paraphrase", task, config.max_chars),
-                    seed=derive_seed(seed, round_name, "paraphrase", index, sample_text(sample)))
+        ChatRequest(messages=step.prompts.messages("paraphrase", task, text=sample_text(sample),
+                                                   label=getattr(sample, "label", None)),
+                    schema=schema_for("paraphrase", task, step.loop.max_chars),
+                    seed=step.seed_for("paraphrase", index, sample_text(sample)))
         for index, (sample, _copy) in enumerate(jobs)
     ]
-    results = client.run(requests, desc=f"paraphrase {round_name}")
-    accepted, rejects = accept_texts(results, seeds, task, config, parse=False)
+    results = step.ask(requests, "paraphrase")
+    accepted, rejects = accept_texts(results, seeds, task, step.loop, parse=False)
     kept: list[GeneratedInput] = []
     for index, text, _spans, result in accepted:
         label = getattr(jobs[index][0], "label", None)
-        kept.append(GeneratedInput(
-            text=text, intent=label or "", stance="init", round=round_name, proposed_label=label,
-            provenance=teacher_provenance(teacher_model, prompts.name, result.key, label)))
-    stats = {"requested": len(jobs), "kept": len(kept), "rejects": dict(rejects),
-             "teacher": client.stats.to_dict()}
-    return kept, stats
+        kept.append(GeneratedInput(text=text, intent=label or "", stance=None, round=step.round,
+                                   proposed_label=label, provenance=step.provenance(result.key, label, "init")))
+    return kept, GenStats(requested=len(jobs), kept=len(kept), rejects=dict(rejects),
+                          teacher=spent(step.client, before))

@@ -20,31 +20,33 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from evokd.data import ClassificationSample, NerSample, Sample, Span, TaskSpec, spans_to_bio, tokenize_words
+from evokd.data import ClassificationSample, NerSample, Sample, TaskSpec
 from evokd.loop.calibration import batch_prior, calibrate, softmax
-from evokd.loop.common import derive_seed
 from evokd.loop.config import LoopConfig
 from evokd.loop.generate import GeneratedInput, label_balance
+from evokd.loop.records import LabelStats, TeacherUsage, spent
 from evokd.loop.schemas import schema_for
 from evokd.loop.spans import extract_spans
-from evokd.prompts import PromptSet
+from evokd.loop.step import Step
+from evokd.ner import Span, spans_to_bio, tokenize_words
 from evokd.teacher.client import ChatRequest, ScoredAnswer, Scoring, TeacherClient
 
 log = logging.getLogger(__name__)
 
 CONTENT_FREE = "N/A"  # the content-free input of contextual calibration
+CHOICE_TOKENS = 48  # room for the longest label word when the teacher writes the picked label out (`choice`)
 
 
 class LabelAnswer(BaseModel):
-    """The teacher's label for one input: its calibrated distribution over label ids and top probability, or
-    (when the server gave no log-probs) the generated label alone."""
+    """The teacher's answer for one input, one shape for both task kinds: a label id (with its calibrated
+    distribution and top probability when it was scored; alone when the server gave no log-probs) or entity
+    spans, or else the reason there is none (`failure`, e.g. `teacher_length`)."""
 
-    label: str
+    label: str | None = None
+    spans: list[Span] | None = None
     probs: dict[str, float] | None = None
     confidence: float | None = None
-
-
-Answer = tuple[LabelAnswer | list[Span] | None, str | None]  # (answer, None) or (None, failure reason)
+    failure: str | None = None
 
 
 def demonstrations(task: TaskSpec, seeds: Sequence[Sample], budget: int) -> list[dict[str, str]]:
@@ -58,18 +60,36 @@ def demonstrations(task: TaskSpec, seeds: Sequence[Sample], budget: int) -> list
     return demos
 
 
-def scoring_mode(client: TeacherClient, task: TaskSpec) -> tuple[str, dict[str, int]]:
-    """`first_token` when every label word is one distinct token of the teacher's tokenizer ({label: token id}),
-    `sequence` when some are longer, `generated` when the server cannot tokenize (no log-prob scoring)."""
+def scoring_mode(client: TeacherClient, task: TaskSpec, max_scored_labels: int) -> tuple[str, dict[str, int]]:
+    """`first_token` when every label word is one distinct token of the teacher's tokenizer ({label: token id});
+    when some are longer, `sequence` (every label scored whole) up to `max_scored_labels` labels, `choice` (the
+    picked label's probability only) above, since sequence scoring costs one full prompt per label; `generated`
+    when the server cannot tokenize (no log-prob scoring)."""
     ids: dict[str, int] = {}
+    longer = "sequence" if len(task.labels) <= max_scored_labels else "choice"
     for name, word in task.words.items():
         tokens = client.tokenize(word)
         if tokens is None:
             return "generated", {}
         if len(tokens) != 1:
-            return "sequence", {}
+            return longer, {}
         ids[name] = tokens[0]
-    return ("first_token", ids) if len(set(ids.values())) == len(ids) else ("sequence", {})
+    return ("first_token", ids) if len(set(ids.values())) == len(ids) else (longer, {})
+
+
+def labeling_requests(task: TaskSpec, config: LoopConfig, inputs: int, mode: str) -> int:
+    """Teacher requests that labelling `inputs` texts sends (before re-asks): one per text (NER: one extraction;
+    `first_token` scoring or a `generated` label), one per text and label when words are scored whole
+    (`sequence`), and one more for the content-free input of contextual calibration."""
+    if task.kind == "ner" or mode == "generated":
+        return inputs
+    per_input = len(task.labels) if mode == "sequence" else 1
+    return inputs * per_input + (per_input if calibrated(mode) and config.calibration == "contextual" else 0)
+
+
+def calibrated(mode: str) -> bool:
+    """Whether a scoring mode yields a full distribution over the labels, which calibration needs."""
+    return mode in ("first_token", "sequence")
 
 
 def class_log_scores(client: TeacherClient, task: TaskSpec, chats: list[list[dict[str, str]]], seeds: list[int],
@@ -92,6 +112,20 @@ def class_log_scores(client: TeacherClient, task: TaskSpec, chats: list[list[dic
             scores = (None if answer.token_logprobs is None else
                       {name: answer.token_logprobs.get(token_ids[name], -math.inf) for name in words})
             out.append((scores, generated, None))
+        return out
+    if mode == "choice":
+        results = client.run([ChatRequest(messages=chat, schema=ScoredAnswer, seed=seed, max_tokens=CHOICE_TOKENS,
+                                          temperature=0.0, scoring=Scoring(choices=tuple(words.values())))
+                              for chat, seed in zip(chats, seeds, strict=True)], desc=desc)
+        out = []
+        for result in results:
+            answer = result.value
+            picked = None if answer is None else task.label_of_word(answer.text)  # type: ignore[union-attr]
+            if picked is None:
+                out.append((None, None, result.reject or "teacher_schema"))
+            else:
+                logprob = answer.choice_logprob  # type: ignore[union-attr]
+                out.append((None if logprob is None else {picked: logprob}, picked, None))
         return out
     if mode == "sequence":
         names = list(words)
@@ -118,101 +152,108 @@ def class_log_scores(client: TeacherClient, task: TaskSpec, chats: list[list[dic
             else (None, None, result.reject) for result in results]
 
 
-def classify(client: TeacherClient, task: TaskSpec, prompts: PromptSet, texts: list[str], config: LoopConfig,
-             seed: int, round_name: str, demos: Sequence[Sample] = ()) -> tuple[list[Answer], dict[str, Any]]:
+def classify(step: Step, texts: list[str], demos: Sequence[Sample] = ()
+             ) -> tuple[list[LabelAnswer], dict[str, Any]]:
     """Calibrated teacher labels for `texts`, and how they were scored."""
+    task, config = step.task, step.loop
+    assert step.client is not None, "labelling needs a teacher client"
     shown = demonstrations(task, demos, config.demo_chars)
-    mode, token_ids = scoring_mode(client, task)
-    chats = [prompts.messages("labeling", task, text=text, demos=shown) for text in texts]
-    request_seeds = [derive_seed(seed, round_name, "label", text) for text in texts]
-    if config.calibration == "contextual" and mode != "generated":
-        chats.append(prompts.messages("labeling", task, text=CONTENT_FREE, demos=shown))
-        request_seeds.append(derive_seed(seed, round_name, "label", CONTENT_FREE))
-    scored = class_log_scores(client, task, chats, request_seeds, mode, token_ids, f"label {round_name}")
-    distributions = [softmax(scores) if scores is not None else None for scores, _, _ in scored]
+    mode, token_ids = scoring_mode(step.client, task, config.max_scored_labels)
+    chats = [step.prompts.messages("labeling", task, text=text, demos=shown) for text in texts]
+    request_seeds = [step.seed_for("label", text) for text in texts]
+    contextual = config.calibration == "contextual" and calibrated(mode)
+    if contextual:
+        chats.append(step.prompts.messages("labeling", task, text=CONTENT_FREE, demos=shown))
+        request_seeds.append(step.seed_for("label", CONTENT_FREE))
+    scored = class_log_scores(step.client, task, chats, request_seeds, mode, token_ids, f"label {step.round}")
+    distributions = [softmax(scores) if scores is not None and calibrated(mode) else None
+                     for scores, _, _ in scored]
     prior = None
-    if config.calibration == "contextual" and mode != "generated":
+    if contextual:
         prior = distributions.pop()
         scored.pop()
-    elif config.calibration == "batch":
+    elif config.calibration == "batch" and calibrated(mode):
         present = [dist for dist in distributions if dist is not None]
         prior = batch_prior(present) if present else None
-    answers: list[Answer] = []
+    answers: list[LabelAnswer] = []
     no_logprobs = 0
-    for (_scores, generated, failure), dist in zip(scored, distributions, strict=True):
+    for (scores, generated, failure), dist in zip(scored, distributions, strict=True):
         if failure is not None:
-            answers.append((None, failure))
+            answers.append(LabelAnswer(failure=failure))
+        elif mode == "choice" and scores is not None and generated is not None:
+            answers.append(LabelAnswer(label=generated, confidence=round(math.exp(scores[generated]), 4)))
         elif dist is None:
             no_logprobs += 1
-            answers.append((LabelAnswer(label=generated), None) if generated else (None, "teacher_schema"))
+            answers.append(LabelAnswer(label=generated) if generated else LabelAnswer(failure="teacher_schema"))
         else:
             probs = calibrate(dist, prior) if prior is not None else dist
             best = max(probs, key=probs.__getitem__)
-            answers.append((LabelAnswer(label=best, probs={k: round(v, 4) for k, v in probs.items()},
-                                        confidence=round(probs[best], 4)), None))
+            answers.append(LabelAnswer(label=best, probs={k: round(v, 4) for k, v in probs.items()},
+                                       confidence=round(probs[best], 4)))
     if no_logprobs:
         log.warning("the teacher at %s returned no log-probs for %d of %d inputs: their generated labels are used "
-                    "uncalibrated (no_logprobs in label_stats.json)", client.config.base_url, no_logprobs,
+                    "uncalibrated (no_logprobs in label_stats.json)", step.client.config.base_url, no_logprobs,
                     len(texts))
-    return answers, {"scoring": mode, "calibration": config.calibration if mode != "generated" else "none",
+    return answers, {"scoring": mode, "calibration": config.calibration if calibrated(mode) else "none",
                      "demos": len(shown), "no_logprobs": no_logprobs,
                      "prior": {k: round(v, 4) for k, v in prior.items()} if prior else None}
 
 
-def teacher_labels(client: TeacherClient, task: TaskSpec, prompts: PromptSet, texts: list[str], config: LoopConfig,
-                   seed: int, round_name: str, demos: Sequence[Sample] = ()) -> tuple[list[Answer], dict[str, Any]]:
-    """The teacher's answer for every text (a LabelAnswer, or spans for NER) and how they were obtained."""
-    if task.kind == "ner":
-        return extract_spans(client, task, prompts, texts, seed, round_name), {"scoring": "spans"}
-    return classify(client, task, prompts, texts, config, seed, round_name, demos)
+def teacher_labels(step: Step, texts: list[str], demos: Sequence[Sample] = ()
+                   ) -> tuple[list[LabelAnswer], dict[str, Any]]:
+    """The teacher's answer for every text (a label, or spans for NER) and how they were obtained."""
+    if step.task.kind == "ner":
+        assert step.client is not None, "labelling needs a teacher client"
+        found = extract_spans(step.client, step.task, step.prompts, texts, step.seed, step.round)
+        return [LabelAnswer(spans=spans, failure=failure) for spans, failure in found], {"scoring": "spans"}
+    return classify(step, texts, demos)
 
 
-def to_sample(task: TaskSpec, item: GeneratedInput, answer: LabelAnswer | list[Span]) -> Sample:
+def to_sample(task: TaskSpec, item: GeneratedInput, answer: LabelAnswer) -> Sample:
     """Build the labelled sample; raises ValueError when NER spans cannot be matched to the words."""
-    if isinstance(answer, LabelAnswer):
+    if task.kind == "classification":
         return ClassificationSample(text=item.text, label=answer.label, probs=answer.probs,
                                     confidence=answer.confidence, round=item.round, stance=item.stance,
                                     provenance=item.provenance)  # type: ignore[arg-type]
     tokens = tokenize_words(item.text)
-    tags = spans_to_bio(tokens, answer, task.label_names)
-    return NerSample(tokens=tokens, tags=tags, text=item.text, spans=answer, round=item.round,
+    tags = spans_to_bio(tokens, answer.spans or [], task.label_names)
+    return NerSample(tokens=tokens, tags=tags, text=item.text, spans=answer.spans, round=item.round,
                      stance=item.stance, provenance=item.provenance)  # type: ignore[arg-type]
 
 
-def agrees_with_intent(item: GeneratedInput, answer: LabelAnswer | list[Span]) -> bool:
-    if isinstance(answer, LabelAnswer):
-        return answer.label == item.intent
-    return any(span.type == item.intent for span in answer)
+def agrees_with_intent(item: GeneratedInput, answer: LabelAnswer) -> bool:
+    if answer.spans is not None:
+        return any(span.type == item.intent for span in answer.spans)
+    return answer.label == item.intent
 
 
-def proposed_answer(task: TaskSpec, item: GeneratedInput) -> LabelAnswer | list[Span] | None:
+def proposed_answer(task: TaskSpec, item: GeneratedInput) -> LabelAnswer:
     """The label written together with the input (separate labelling off)."""
     if task.kind == "ner":
-        return item.proposed_spans
-    return LabelAnswer(label=item.proposed_label) if item.proposed_label else None
+        return LabelAnswer(spans=item.proposed_spans) if item.proposed_spans is not None else \
+            LabelAnswer(failure="no_label")
+    return LabelAnswer(label=item.proposed_label) if item.proposed_label else LabelAnswer(failure="no_label")
 
 
-def label(client: TeacherClient | None, task: TaskSpec, prompts: PromptSet, inputs: list[GeneratedInput],
-          config: LoopConfig, seed: int, round_name: str, separate: bool,
-          demos: Sequence[Sample] = ()) -> tuple[list[Sample], dict[str, Any]]:
+def label(step: Step, inputs: list[GeneratedInput], separate: bool, demos: Sequence[Sample] = ()
+          ) -> tuple[list[Sample], LabelStats]:
     """Labelled samples and stats. With `separate` off, the label proposed at generation time is used as is.
     `demos` are the gold seeds the labelling call may show as demonstrations."""
+    task, config = step.task, step.loop
+    before = TeacherUsage.of(step.client)
     how: dict[str, Any] = {"scoring": "proposed"}
     if separate:
-        assert client is not None, "separate labelling needs a teacher client"
-        answers, how = teacher_labels(client, task, prompts, [item.text for item in inputs], config, seed,
-                                      round_name, demos)
+        answers, how = teacher_labels(step, [item.text for item in inputs], demos)
     else:
-        answers = [(proposed_answer(task, item), None) for item in inputs]
+        answers = [proposed_answer(task, item) for item in inputs]
     rejects: Counter[str] = Counter()
     disagreements = 0
     samples: list[Sample] = []
-    for item, (answer, failure) in zip(inputs, answers, strict=True):
-        if answer is None:
-            rejects[failure or "no_label"] += 1
+    for item, answer in zip(inputs, answers, strict=True):
+        if answer.failure is not None:
+            rejects[answer.failure] += 1
             continue
-        confidence = answer.confidence if isinstance(answer, LabelAnswer) else None
-        if confidence is not None and confidence < config.min_confidence:
+        if answer.confidence is not None and answer.confidence < config.min_confidence:
             rejects["low_confidence"] += 1
             continue
         if item.intent and not agrees_with_intent(item, answer):
@@ -227,18 +268,9 @@ def label(client: TeacherClient | None, task: TaskSpec, prompts: PromptSet, inpu
     confidences = [s.confidence for s in samples if isinstance(s, ClassificationSample) and s.confidence is not None]
     counts, warning = label_balance(task, samples)
     if warning:
-        log.warning("%s: %s", round_name, warning)
-    stats = {
-        "inputs": len(inputs),
-        "kept": len(samples),
-        "disagreements": disagreements,
-        "disagreement_policy": config.disagreement,
-        "rejects": dict(rejects),
-        "separate_labeling": separate,
-        **how,
-        "mean_confidence": round(sum(confidences) / len(confidences), 4) if confidences else None,
-        "labels": counts,
-        "warnings": [warning] if warning else [],
-        "teacher": client.stats.to_dict() if client is not None else None,
-    }
-    return samples, stats
+        log.warning("%s: %s", step.round, warning)
+    return samples, LabelStats(
+        inputs=len(inputs), kept=len(samples), disagreements=disagreements, disagreement_policy=config.disagreement,
+        rejects=dict(rejects), separate_labeling=separate, **how,
+        mean_confidence=round(sum(confidences) / len(confidences), 4) if confidences else None,
+        labels=counts, warnings=[warning] if warning else [], teacher=spent(step.client, before))

@@ -6,41 +6,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from evokd.data import Sample, TaskSpec, read_samples
-from evokd.io import read_json
+from evokd.data import Sample, TaskSpec
 from evokd.loop.generate import label_balance
-
-TEACHER_STATS_FILES = ("bootstrap_stats.json", "analyze_stats.json", "gen_stats.json", "label_stats.json")
-
-
-def round_teacher_tokens(round_dir: Path) -> dict[str, int]:
-    """Prompt and completion tokens the round's data cost (cached answers count: they were paid for once)."""
-    totals: Counter[str] = Counter()
-    for name in TEACHER_STATS_FILES:
-        path = round_dir / name
-        teacher = read_json(path).get("teacher") if path.is_file() else None
-        if teacher:
-            totals["prompt_tokens"] += int(teacher.get("prompt_tokens", 0))
-            totals["completion_tokens"] += int(teacher.get("completion_tokens", 0))
-            totals["requests"] += int(teacher.get("requests", 0))
-    return {"prompt_tokens": totals["prompt_tokens"], "completion_tokens": totals["completion_tokens"],
-            "requests": totals["requests"], "total_tokens": totals["prompt_tokens"] + totals["completion_tokens"]}
-
-
-def round_rejects(round_dir: Path) -> tuple[int, int]:
-    """(inputs requested, inputs rejected) over generation and labelling of one round."""
-    requested = rejected = 0
-    for name in ("gen_stats.json", "label_stats.json", "bootstrap_stats.json"):
-        path = round_dir / name
-        if not path.is_file():
-            continue
-        stats = read_json(path)
-        parts = [stats] if name != "bootstrap_stats.json" else [
-            stats.get(key, {}) for key in ("generate", "label", "init_generate", "init_label")]
-        for part in parts:
-            requested += int(part.get("requested", 0))
-            rejected += sum(int(count) for count in part.get("rejects", {}).values())
-    return requested, rejected
+from evokd.loop.records import read_round
 
 
 def samples_per_label(task: TaskSpec, samples: list[Sample]) -> Counter[str]:
@@ -59,21 +27,16 @@ def build_report(task: TaskSpec, rounds: list[str], rounds_dir: Path, metrics_di
     last_fooled = None
     done = [name for name in rounds if (metrics_dir / f"{name}.json").is_file()]
     for index, name in enumerate(done):
-        metrics = read_json(metrics_dir / f"{name}.json")
-        test = metrics["test"]
-        tokens = round_teacher_tokens(rounds_dir / name)
-        cumulative_tokens += tokens["total_tokens"]
-        batch = read_samples(rounds_dir / name / "labeled.jsonl", task)
-        kept += len(batch)
-        round_requested, round_rejected = round_rejects(rounds_dir / name)
-        requested, rejected = requested + round_requested, rejected + round_rejected
-        last_fooled = metrics.get("probe", {}).get("fooled_rate", last_fooled)
-        score_by_round.append({"round": name, "step": index, "score": test["score"],
-                               "fooled_rate": metrics.get("probe", {}).get("fooled_rate")})
-        score_by_tokens.append({"teacher_tokens": cumulative_tokens, "score": test["score"], "round": name})
-        per_label += [{"round": name, "label": label, "f1": values["f1"]}
-                      for label, values in test.get("per_label", {}).items()]
-        counts, warning = label_balance(task, batch)
+        record = read_round(task, rounds_dir / name, metrics_dir / f"{name}.json")
+        assert record.metrics is not None
+        test, probe, totals = record.metrics.test, record.metrics.probe, record.totals
+        cumulative_tokens += totals.teacher.total_tokens
+        kept, requested, rejected = kept + totals.kept, requested + totals.requested, rejected + totals.rejected
+        last_fooled = probe.fooled_rate
+        score_by_round.append({"round": name, "step": index, "score": test.score, "fooled_rate": probe.fooled_rate})
+        score_by_tokens.append({"teacher_tokens": cumulative_tokens, "score": test.score, "round": name})
+        per_label += [{"round": name, "label": label, "f1": values.f1} for label, values in test.per_label.items()]
+        counts, warning = label_balance(task, record.batch)
         per_label_samples += [{"round": name, "label": label, "samples": count} for label, count in counts.items()]
         labels[name] = {label: count for label, count in counts.items() if count}
         if warning:

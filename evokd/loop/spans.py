@@ -15,10 +15,10 @@ from functools import cache
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
-from seqeval.metrics.sequence_labeling import get_entities
 
-from evokd.data import Span, TaskSpec, spans_to_bio, tokenize_words
-from evokd.loop.common import derive_seed
+from evokd.data import TaskSpec
+from evokd.loop.step import derive_seed
+from evokd.ner import Span, entities, occurrences, place_spans, spans_to_bio, tokenize_words
 from evokd.prompts import PromptSet
 from evokd.teacher.client import ChatRequest, TeacherClient
 
@@ -121,8 +121,8 @@ def to_markup(tokens: Sequence[str], tags: Sequence[str]) -> str:
     train sentences have any); otherwise parse_markup gives back " ".join(tokens) and the entities.
     """
     words = [token.replace("[", "(").replace("]", ")") for token in tokens]
-    for kind, start, end in reversed(get_entities(list(tags))):
-        words[start:end + 1] = [f"[{kind} {' '.join(words[start:end + 1])}]"]
+    for kind, start, end in reversed(entities(tags)):
+        words[start:end] = [f"[{kind} {' '.join(words[start:end])}]"]
     return " ".join(words)
 
 
@@ -193,8 +193,8 @@ def merge_spans(tokens: Sequence[str], answers: Mapping[str, Sequence[str]], typ
     """One consistent span set from per-type answers ({type: names}).
 
     Words named for two types are dropped (nothing tells which is right). Otherwise the longer span wins: spans
-    are placed longest first (then by first occurrence), as spans_to_bio places them, and a span whose every
-    occurrence overlaps an already placed span of another type is dropped. The result is in that order, so
+    are placed by place_spans, longest first (then by first occurrence), and the ones that do not fit (every
+    occurrence overlaps a placed span of another type) are dropped. The result is in that order, so
     spans_to_bio(tokens, result, types) places exactly these and never raises.
     """
     claimed: dict[tuple[str, ...], set[str]] = defaultdict(set)
@@ -203,25 +203,8 @@ def merge_spans(tokens: Sequence[str], answers: Mapping[str, Sequence[str]], typ
             claimed[tuple(tokenize_words(name))].add(kind)
     unique = [(Span(text=name, type=kind), tokenize_words(name)) for kind in types
               for name in dict.fromkeys(answers.get(kind, ())) if len(claimed[tuple(tokenize_words(name))]) == 1]
-    ordered = sorted(unique, key=lambda item: (-len(item[1]), _occurrences(tokens, item[1])[:1]))
-    placed_tags = ["O"] * len(tokens)
-    kept = []
-    for span, words in ordered:
-        placed = False
-        for start in _occurrences(tokens, words):
-            window = placed_tags[start:start + len(words)]
-            if all(tag == "O" for tag in window):
-                placed_tags[start:start + len(words)] = [span.type] * len(words)
-                placed = True
-            elif all(tag == span.type for tag in window):
-                placed = True
-        if placed:
-            kept.append(span)
-    return kept
-
-
-def _occurrences(tokens: Sequence[str], words: Sequence[str]) -> list[int]:
-    return [start for start in range(len(tokens) - len(words) + 1) if list(tokens[start:start + len(words)]) == words]
+    ordered = sorted(unique, key=lambda item: (-len(item[1]), occurrences(tokens, item[1])[:1]))
+    return place_spans(tokens, [span for span, _ in ordered], types).placed
 
 
 def extract_spans(client: TeacherClient, task: TaskSpec, prompts: PromptSet, texts: Sequence[str], seed: int,

@@ -11,10 +11,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from seqeval.metrics.sequence_labeling import get_entities
-
-from evokd.data import ClassificationSample, LabelSpec, NerSample, Sample, TaskSpec, load_task, tokenize_words
+from evokd.data import ClassificationSample, LabelSpec, NerSample, Sample, TaskSpec, load_task
 from evokd.errors import InputError
+from evokd.ner import entities, tag_type, tokenize_words
 from evokd.student.card import TASK_FILE
 from evokd.student.predict import Prediction, predict
 
@@ -31,7 +30,7 @@ def checkpoint_task(model_dir: str | Path) -> TaskSpec:
     names = [config.get("id2label", {})[key] for key in sorted(config.get("id2label", {}), key=int)]
     ner = any(arch.endswith("ForTokenClassification") for arch in config.get("architectures", []))
     if ner:
-        names = list(dict.fromkeys(name[2:] for name in names if name != "O"))
+        names = [name for name in dict.fromkeys(map(tag_type, names)) if name is not None]
     if not names:
         raise InputError(str(config_path), "the checkpoint names no labels (id2label)")
     return TaskSpec(name=model_dir.name, kind="ner" if ner else "classification", domain="unknown",
@@ -68,8 +67,8 @@ def prediction_row(row: dict[str, Any], sample: Sample, prediction: Prediction) 
     out: dict[str, Any] = {"id": row["id"]} if "id" in row else {}
     if isinstance(sample, NerSample):
         tags = prediction.tags or []
-        spans = [{"text": " ".join(sample.tokens[start:end + 1]), "type": kind, "start": start, "end": end + 1}
-                 for kind, start, end in get_entities(tags)]
+        spans = [{"text": " ".join(sample.tokens[start:end]), "type": kind, "start": start, "end": end}
+                 for kind, start, end in entities(tags)]
         return {**out, "text": sample.text or " ".join(sample.tokens), "tokens": sample.tokens, "tags": tags,
                 "spans": spans, "confidence": round(prediction.confidence, 4)}
     probs = {name: round(value, 4) for name, value in (prediction.probs or {}).items()}

@@ -20,13 +20,14 @@ CARD_FILE = "README.md"
 
 
 def data_summary(samples: Sequence[Sample]) -> dict[str, dict[str, int]]:
-    """Where the training samples came from: counts per round, stance, teacher model and prompt set."""
+    """Where the training samples came from: counts per round, stance, origin, teacher model and prompt set."""
     def count(values: Sequence[str | None]) -> dict[str, int]:
         return dict(sorted(Counter(value for value in values if value).items()))
 
     return {
         "rounds": count([sample.round for sample in samples]),
         "stances": count([sample.stance for sample in samples]),
+        "origins": count([sample.provenance.origin for sample in samples]),
         "teacher_models": count([sample.provenance.teacher_model for sample in samples]),
         "prompt_sets": count([sample.provenance.prompt_set for sample in samples]),
     }
@@ -72,10 +73,11 @@ def render_card(task: TaskSpec, log: dict[str, Any], metrics: dict[str, Any] | N
         "## Training data", "",
         f"- Rounds: {_counts(data.get('rounds', {}))}",
         f"- Stances: {_counts(data.get('stances', {}))}",
+        f"- Origins: {_counts(data.get('origins', {}))}",
         f"- Teacher models: {_counts(data.get('teacher_models', {}))}",
         f"- Prompt sets: {_counts(data.get('prompt_sets', {}))}",
         "", "Teacher samples were written by the teacher LLM for this round's student (EvoKD); `seed`/`gold` "
-        "samples are human-labelled.", "",
+        "origins are human-labelled.", "",
         "## Test metrics", "", *_metrics_section(metrics), "",
         "## Use", "", "```python", "from transformers import pipeline", "",
         f'classify = pipeline("{pipeline_task}", model="path/to/this/folder"{extra})',

@@ -38,13 +38,6 @@ class StudentConfig(BaseModel):
     eval_batch_size: int = Field(64, ge=1)
 
 
-def student_config(params_path: str | Path | None) -> StudentConfig:
-    """The `student:` section of a params file, or the defaults when there is none."""
-    from evokd.params import load_params  # evokd.params imports this module
-
-    return load_params(params_path).student if params_path else StudentConfig()
-
-
 def resolve_base_model(name: str) -> str:
     """A model reference for `from_pretrained`: bundled names become the folder inside their package."""
     if not name.startswith(BUNDLED_PREFIX):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from evokd.data import ClassificationSample, NerSample, Sample, TaskSpec
+from evokd.ner import OUTSIDE, tag_type
 from evokd.student.predict import Prediction
 
 
@@ -40,9 +41,8 @@ def confusion_rows(task: TaskSpec, gold: Sequence[Sample], predictions: Sequence
     rows = []
     for sample, prediction in zip(gold, predictions, strict=True):
         for actual, predicted in zip(sample.tags, prediction.tags or [], strict=True):  # type: ignore[union-attr]
-            if actual != "O" or predicted != "O":
-                rows.append({"actual": actual.removeprefix("B-").removeprefix("I-"),
-                             "predicted": predicted.removeprefix("B-").removeprefix("I-")})
+            if actual != OUTSIDE or predicted != OUTSIDE:
+                rows.append({"actual": tag_type(actual) or OUTSIDE, "predicted": tag_type(predicted) or OUTSIDE})
     return rows
 
 

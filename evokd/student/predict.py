@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from evokd.data import Sample, TaskSpec
-from evokd.student.ner import first_subtokens, repair_iob2
-from evokd.student.train import check_labels, features_of, label_list, tokenize
+from evokd.ner import OUTSIDE, repair_iob2
+from evokd.student.encoding import check_labels, features_of, first_subtokens, label_list, load_tokenizer, tokenize
 
 
 @dataclass
@@ -29,7 +29,7 @@ def predict(checkpoint: str | Path, task: TaskSpec, samples: Sequence[Sample], b
     """Predict every sample, in order. max_length defaults to what the model reads (512 for BERT); NER words
     cut off beyond it are tagged O with confidence 0."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
     check_labels(checkpoint, task)
     if not samples:
@@ -37,7 +37,7 @@ def predict(checkpoint: str | Path, task: TaskSpec, samples: Sequence[Sample], b
     auto = AutoModelForTokenClassification if task.kind == "ner" else AutoModelForSequenceClassification
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = auto.from_pretrained(checkpoint).eval().to(device)
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    tokenizer = load_tokenizer(checkpoint)
     limit = max_length or min(tokenizer.model_max_length, getattr(model.config, "max_position_embeddings", 512))
     batch = tokenize(task, samples, tokenizer, limit)
     names = label_list(task)
@@ -73,6 +73,6 @@ def _word_tags(probs: Any, word_ids: Sequence[int | None], n_words: int, names: 
             tags.append(names[int(top)])
             confidences.append(float(top_p))
         else:
-            tags.append("O")
+            tags.append(OUTSIDE)
             confidences.append(0.0)
     return Prediction(label=None, tags=repair_iob2(tags), probs=None, confidence=min(confidences))

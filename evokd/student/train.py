@@ -19,86 +19,26 @@ from pathlib import Path
 from typing import Any
 
 from evokd import interrupts
-from evokd.data import ClassificationSample, NerSample, Sample, TaskSpec, save_task
+from evokd.data import Sample, TaskSpec, save_task
 from evokd.errors import EvokdError
 from evokd.io import atomic_directory
 from evokd.student.card import TASK_FILE, data_summary, write_model_card
 from evokd.student.config import StudentConfig, resolve_base_model
-from evokd.student.ner import align_labels
+from evokd.student.encoding import check_labels, encode, label_list, load_tokenizer
 from evokd.student.targets import TargetCollator, add_targets, check_targets, target_trainer
 
 TRAIN_LOG = "train_log.json"
 
 
-def label_list(task: TaskSpec) -> list[str]:
-    """The model's output labels in id order: class labels, or the IOB2 tag set for NER."""
-    return task.tag_names if task.kind == "ner" else task.label_names
-
-
-def check_labels(checkpoint: str | Path, task: TaskSpec) -> None:
-    """Refuse a checkpoint whose output labels are not the task's (same names, same order)."""
-    from transformers import AutoConfig
-
-    if not (Path(checkpoint) / "config.json").is_file():
-        raise EvokdError(f"{checkpoint}: not a model checkpoint (no config.json); expected a folder written by "
-                         "`evokd train` (or a stage's models/<round>)")
-    try:
-        config = AutoConfig.from_pretrained(checkpoint)
-    except (OSError, ValueError) as exc:
-        raise EvokdError(f"{checkpoint}: not a readable model checkpoint ({str(exc).splitlines()[0]})") from None
-    have = [config.id2label[i] for i in sorted(config.id2label)]
-    if have != label_list(task):
-        raise EvokdError(f"checkpoint {checkpoint} predicts the labels {have}, but task {task.name!r} has "
-                         f"{label_list(task)}; start from the base model instead (no --init)")
-
-
 def load_model(source: str | Path, task: TaskSpec) -> tuple[Any, Any]:
     """Model with a head for the task's labels, and its fast tokenizer (NER needs word_ids())."""
-    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
     names = label_list(task)
     auto = AutoModelForTokenClassification if task.kind == "ner" else AutoModelForSequenceClassification
     model = auto.from_pretrained(source, num_labels=len(names), id2label=dict(enumerate(names)),
                                  label2id={name: i for i, name in enumerate(names)})
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    if not tokenizer.is_fast:
-        raise EvokdError(f"{source}: the student needs a fast tokenizer (tokenizer.json)")
-    return model, tokenizer
-
-
-def tokenize(task: TaskSpec, samples: Sequence[Sample], tokenizer: Any, max_length: int) -> Any:
-    """Tokenize samples without padding (the collator pads each batch); NER samples as pre-split words."""
-    expected = NerSample if task.kind == "ner" else ClassificationSample
-    wrong = next((s for s in samples if not isinstance(s, expected)), None)
-    if wrong is not None:
-        raise EvokdError(f"task {task.name!r} is {task.kind}, got a {type(wrong).__name__}")
-    if task.kind == "ner":
-        return tokenizer([s.tokens for s in samples], is_split_into_words=True, truncation=True,
-                         max_length=max_length)
-    return tokenizer([s.text for s in samples], truncation=True, max_length=max_length)
-
-
-def features_of(batch: Any, index: int) -> dict[str, list[int]]:
-    """One example of a tokenized batch, as the dict the collators expect."""
-    return {key: batch[key][index] for key in batch}
-
-
-def encode(task: TaskSpec, samples: Sequence[Sample], tokenizer: Any, max_length: int) -> list[dict[str, Any]]:
-    """Training features: token ids plus label ids (for NER per sub-token, -100 off the first sub-token)."""
-    ids = {name: i for i, name in enumerate(label_list(task))}
-    used = {tag for s in samples for tag in (s.tags if isinstance(s, NerSample) else [s.label])}
-    if used - ids.keys():
-        raise EvokdError(f"labels {sorted(used - ids.keys())} are not in task {task.name!r}")
-    batch = tokenize(task, samples, tokenizer, max_length)
-    features = []
-    for i, sample in enumerate(samples):
-        feature = features_of(batch, i)
-        if isinstance(sample, NerSample):
-            feature["labels"] = align_labels(batch.word_ids(i), [ids[tag] for tag in sample.tags])
-        else:
-            feature["labels"] = ids[sample.label]
-        features.append(feature)
-    return features
+    return model, load_tokenizer(source)
 
 
 def collator(task: TaskSpec, tokenizer: Any) -> Any:

@@ -47,7 +47,9 @@ class Scoring:
     answer token's log-probs of exactly those ids come back (`logprob_token_ids`): one call scores labels that
     are one token each. With `prefill`, the chat is continued by that assistant text (`continue_final_message`)
     and the log-probs of its tokens come back as prompt log-probs (`prompt_logprobs`): a label of several tokens
-    scored as a whole. A server that sends no log-probs (a hosted endpoint) still answers the constrained choice.
+    scored as a whole. With `choices` alone, the teacher picks one of them under the constraint and the log-probs
+    of the tokens it wrote come back: one call per input however many labels there are, but only the picked
+    label's probability. A server that sends no log-probs (a hosted endpoint) still answers the constrained choice.
     """
 
     choices: tuple[str, ...] = ()
@@ -61,6 +63,7 @@ class ScoredAnswer(BaseModel):
     text: str
     token_logprobs: dict[int, float] | None = None  # first answer token: id -> log-prob
     prefill_logprob: float | None = None  # sum over the prefill's tokens
+    choice_logprob: float | None = None  # sum over the tokens of the picked choice (`choices` without token ids)
 
 
 @dataclass(frozen=True)
@@ -156,11 +159,15 @@ def parse_scored(response: Any, scoring: Scoring) -> tuple[ScoredAnswer | None, 
             return None, "prefill_mismatch"
         return ScoredAnswer(text=choice.message.content or "", prefill_logprob=total), None
     text = choice.message.content or ""
-    if text not in scoring.choices and not any(option.startswith(text) and text for option in scoring.choices):
+    whole = not scoring.token_ids  # the whole choice was generated, not just its first token
+    if text not in scoring.choices and (whole or not any(option.startswith(text) and text
+                                                          for option in scoring.choices)):
         return None, "schema"
     content = choice.logprobs.content if choice.logprobs is not None else None
     if not content:
         return ScoredAnswer(text=text), None
+    if whole:
+        return ScoredAnswer(text=text, choice_logprob=sum(float(token.logprob) for token in content)), None
     wanted = set(scoring.token_ids)
     found = {int(top.token.removeprefix("token_id:")): float(top.logprob) for top in content[0].top_logprobs
              if top.token.removeprefix("token_id:").isdigit()}
@@ -172,6 +179,8 @@ def scoring_arguments(scoring: Scoring) -> dict[str, Any]:
     if scoring.prefill is not None:
         return {"extra_body": {"continue_final_message": True, "add_generation_prompt": False,
                                "prompt_logprobs": 0}}
+    if not scoring.token_ids:
+        return {"logprobs": True, "extra_body": {"structured_outputs": {"choice": list(scoring.choices)}}}
     return {"logprobs": True, "top_logprobs": len(scoring.token_ids),
             "extra_body": {"structured_outputs": {"choice": list(scoring.choices)},
                            "logprob_token_ids": list(scoring.token_ids), "return_tokens_as_token_ids": True}}

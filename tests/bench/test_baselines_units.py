@@ -9,19 +9,13 @@ from typing import Any
 
 import pytest
 
-from evokd.baselines import (
-    auggpt_data,
-    evaluation_cache_path,
-    evaluation_subset,
-    placeable_tags,
-    rotation,
-    spend_budget,
-    static_data,
-    zero_shot,
-)
-from evokd.data import ClassificationSample, LabelSpec, NerSample, Span, TaskSpec
+from evokd.baselines import students
+from evokd.baselines.teacher_data import auggpt_data, rotation, spend_budget, static_data
+from evokd.baselines.zero_shot import evaluation_cache_path, evaluation_subset, zero_shot
+from evokd.data import ClassificationSample, LabelSpec, TaskSpec
 from evokd.errors import EvokdError
 from evokd.loop.config import LoopConfig
+from evokd.loop.step import Step
 from evokd.prompts import PromptSet
 from evokd.teacher.cache import default_cache_path
 from evokd.teacher.client import ChatRequest, ChatResult, TeacherStats
@@ -32,8 +26,6 @@ PROMPTS = PromptSet(REPO / "prompts", "default")
 SENTIMENT = TaskSpec(name="rt", kind="classification", domain="movie review snippets",
                      labels=[LabelSpec(name="fresh", description="positive review"),
                              LabelSpec(name="rotten", description="negative review")])
-NER = TaskSpec(name="conll", kind="ner", domain="news wire sentences",
-               labels=[LabelSpec(name="PER", description="person"), LabelSpec(name="LOC", description="place")])
 SEEDS = [ClassificationSample(text="A warm and witty delight.", label="fresh"),
          ClassificationSample(text="Dull, joyless and far too long.", label="rotten")]
 PROMPT_TOKENS, COMPLETION_TOKENS = 50, 10
@@ -64,6 +56,11 @@ class ScriptedTeacher:
             results.append(ChatResult(request, value, None if value else "schema after 3 tries", PROMPT_TOKENS,
                                       COMPLETION_TOKENS, False, str(request.seed), None if value else "schema"))
         return results
+
+
+def step(teacher: ScriptedTeacher, loop: LoopConfig | None = None) -> Step:
+    return Step(client=teacher, task=SENTIMENT, prompts=PROMPTS, loop=loop or LoopConfig(), seed=13,  # type: ignore[arg-type]
+                round="baseline", teacher_model="smol")
 
 
 def writes_and_labels(label_of: Callable[[str], str]) -> Callable[[ChatRequest, str], dict[str, Any]]:
@@ -107,7 +104,7 @@ def test_static_spends_the_evokd_marks_with_rotating_intents_and_counts_disagree
     teacher = ScriptedTeacher(writes_and_labels(lambda prompt: "fresh"))  # a labeller that always says fresh
     item = 2 * (PROMPT_TOKENS + COMPLETION_TOKENS)  # one input: a generation call and a labelling call
     marks = [5 * item, 11 * item + 7]
-    data = static_data(teacher, SENTIMENT, PROMPTS, SEEDS, LoopConfig(), 13, "smol", marks, batch_size=4)
+    data = static_data(step(teacher), SEEDS, marks, batch_size=4)
     for mark, batches in zip(marks, data.reached, strict=True):
         assert mark <= data.tokens_at(batches) < mark + item
     samples = data.samples()
@@ -125,7 +122,7 @@ def test_static_drops_near_duplicates_of_earlier_batches():
         return {"text": "The same review of this film, again and again."}
 
     teacher = ScriptedTeacher(repetitive)
-    data = static_data(teacher, SENTIMENT, PROMPTS, SEEDS, LoopConfig(), 13, "smol", [2000], batch_size=4)
+    data = static_data(step(teacher), SEEDS, [2000], batch_size=4)
     assert len(data.samples()) == 1
     assert data.counts["reject:duplicate"] == data.counts["requested"] - 1
 
@@ -137,8 +134,7 @@ def test_auggpt_keeps_seed_labels_and_rejects_repeats_across_batches():
 
     teacher = ScriptedTeacher(paraphrases)
     budget = 12 * (PROMPT_TOKENS + COMPLETION_TOKENS)
-    data = auggpt_data(teacher, SENTIMENT, PROMPTS, SEEDS, LoopConfig(near_dup_threshold=1.0), 13, "smol",
-                       [budget], batch_size=4)
+    data = auggpt_data(step(teacher, LoopConfig(near_dup_threshold=1.0)), SEEDS, [budget], batch_size=4)
     assert data.tokens[-1] >= budget and teacher.stats.requests == 12  # one call per paraphrase, no labelling
     labels = {sample.text: sample.label for sample in data.samples()}
     assert all(label == ("fresh" if "warm" in text else "rotten") for text, label in labels.items())
@@ -154,13 +150,6 @@ def test_zero_shot_classification_failed_answers_are_wrong_predictions():
     assert 'Text: "A warm and witty delight."' in teacher.prompts[0]
 
 
-def test_placeable_tags_keep_the_spans_found_in_the_gold_words():
-    sample = NerSample(tokens=["Angela", "Merkel", "visited", "Paris", "."], tags=["B-PER", "I-PER", "O", "B-LOC", "O"])
-    spans = [Span(text="Angela Merkel", type="PER"), Span(text="Berlin", type="LOC"), Span(text="Paris", type="LOC")]
-    assert placeable_tags(NER, sample, spans) == ["B-PER", "I-PER", "O", "B-LOC", "O"]
-    assert placeable_tags(NER, sample, [Span(text="Rome", type="LOC")]) == ["O"] * 5
-
-
 def test_evaluation_cache_is_a_separate_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("EVOKD_CACHE", str(tmp_path / "teacher.sqlite"))
     assert evaluation_cache_path() != default_cache_path()
@@ -173,3 +162,17 @@ def test_evaluation_subset_is_seeded_and_keeps_file_order():
     assert first == evaluation_subset(samples, 10, seed=1) != evaluation_subset(samples, 10, seed=2)
     assert [samples.index(s) for s in first] == sorted(samples.index(s) for s in first)
     assert evaluation_subset(samples, 500, seed=1) == samples
+
+
+def test_seeds_records_keep_the_score_the_curve_without_test_scores_and_no_tokens(monkeypatch: pytest.MonkeyPatch):
+    scores = iter([0.5, 0.6, 0.7, 0.4])
+    monkeypatch.setattr(students, "train_and_evaluate",
+                        lambda *args, **kwargs: {"test": {"score": next(scores), "n": 2}})
+    rounds = students.seeds_rounds(SENTIMENT, SEEDS, SEEDS, None, 7, ["r01", "r02"])  # type: ignore[arg-type]
+    assert (rounds["method"], rounds["score"], rounds["teacher_tokens"]) == ("seeds_rounds", 0.7, 0)
+    assert rounds["samples"] == len(SEEDS)
+    assert rounds["curve"] == [{"round": "r00", "score": 0.5}, {"round": "r01", "score": 0.6},
+                               {"round": "r02", "score": 0.7}]
+    assert rounds["test"] == {"score": 0.7, "n": 2} and rounds["wall_s"] >= 0
+    once = students.seeds_only(SENTIMENT, SEEDS, SEEDS, None, 7)  # type: ignore[arg-type]
+    assert (once["method"], once["score"], list(once)[-1]) == ("seeds", 0.4, "test")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from dvc_project import REPO, edit_params, make_project, run
 
-from evokd import bench
+from evokd.bench import run as bench
 from evokd.io import read_json
 from evokd.teacher.config import TeacherConfig
 

@@ -6,20 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from evokd import baselines
-from evokd.bench import (
-    ABLATIONS,
-    aggregate,
-    comparison_curves,
-    equal_token_curve,
-    markdown,
-    method_seconds,
-    noise_rows,
-    pending_runs,
-    plot,
-    resumable_records,
-    stage_seconds,
-)
+from evokd.baselines import students
+from evokd.bench.methods import ABLATIONS
+from evokd.bench.run import method_seconds, pending_runs, resumable_records, stage_seconds
+from evokd.bench.tables import aggregate, comparison_curves, equal_token_curve, markdown, noise_rows, plot
 from evokd.errors import EvokdError
 from evokd.io import atomic_write_json
 
@@ -179,8 +169,8 @@ def test_seeds_each_round_trains_on_from_the_previous_checkpoint(monkeypatch: py
         calls.append((list(samples), out_dir.name, init_from.name if init_from else None, seed))
         return {"test": {"score": len(calls) / 4}}
 
-    monkeypatch.setattr(baselines, "train_and_evaluate", fake_train)
+    monkeypatch.setattr(students, "train_and_evaluate", fake_train)
     seeds = ["seed-a", "seed-b"]
-    curve = baselines.seeds_each_round(None, seeds, [], None, 7, ["r01", "r02"])
+    curve = students.seeds_each_round(None, seeds, [], None, 7, ["r01", "r02"])
     assert calls == [(seeds, "r00", None, 7), (seeds, "r01", "r00", 7), (seeds, "r02", "r01", 7)]
     assert [(point["round"], point["score"]) for point in curve] == [("r00", 0.25), ("r01", 0.5), ("r02", 0.75)]

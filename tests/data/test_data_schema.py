@@ -14,15 +14,14 @@ from evokd.cli import cli
 from evokd.data import (
     ClassificationSample,
     NerSample,
-    Span,
-    import_task,
     load_task,
     read_samples,
-    spans_to_bio,
-    tokenize_words,
     write_samples,
 )
 from evokd.errors import InputError
+from evokd.ner import Span
+from evokd.params import TaskParams
+from evokd.sources import prepare_task
 
 SENTIMENT = {"name": "reviews", "kind": "classification", "domain": "film reviews",
              "labels": [{"name": "pos", "description": "a positive review"},
@@ -81,7 +80,7 @@ def news(tmp_path: Path):
 def test_minimal_seed_lines_get_seed_defaults(tmp_path: Path, sentiment) -> None:
     path = write_lines(tmp_path / "seeds.jsonl", [{"text": "Loved it.", "label": "pos"}])
     (sample,) = read_samples(path, sentiment)
-    assert (sample.round, sample.stance, sample.provenance.source) == ("seed", "seed", "gold")
+    assert (sample.round, sample.stance, sample.provenance.origin) == ("seed", None, "seed")
 
 
 def test_unknown_label_names_line_and_field(tmp_path: Path, sentiment) -> None:
@@ -123,15 +122,15 @@ def test_samples_round_trip_and_pandas_reads_them(tmp_path: Path, news) -> None:
     assert read_samples(path, news) == samples
     frame = pd.read_json(path, lines=True)
     assert frame.loc[0, "tags"] == samples[0].tags
-    assert frame.loc[0, "provenance"]["source"] == "gold"
+    assert frame.loc[0, "provenance"]["origin"] == "seed"
 
 
-def test_import_task_writes_normalised_files(tmp_path: Path) -> None:
+def test_own_task_is_written_normalised(tmp_path: Path) -> None:
     task = write_yaml(tmp_path / "task.yaml", SENTIMENT)
     seeds = write_lines(tmp_path / "seeds.jsonl",
                         [{"text": "Great.", "label": "pos"}, {"text": "Dull.", "label": "neg"}])
-    written = import_task(task, seeds, tmp_path / "raw")
-    assert sorted(path.name for path in written) == ["seeds.jsonl", "task.yaml"]
+    written = prepare_task(TaskParams(file=str(task), seeds=str(seeds)), 0, tmp_path / "raw")
+    assert sorted(path.name for path in written) == ["seeds.jsonl", "task.yaml", "unlabelled.jsonl"]
     assert [s.label for s in read_samples(tmp_path / "raw/seeds.jsonl", load_task(tmp_path / "raw/task.yaml"))] == [
         "pos", "neg"]
 
@@ -156,55 +155,10 @@ def test_empty_seed_file_is_an_error(tmp_path: Path) -> None:
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_text("\n", encoding="utf-8")
     with pytest.raises(InputError, match="no samples"):
-        import_task(task, seeds, tmp_path / "raw")
+        prepare_task(TaskParams(file=str(task), seeds=str(seeds)), 0, tmp_path / "raw")
     assert not (tmp_path / "raw").exists()
 
 
 def test_classification_sample_needs_text() -> None:
     with pytest.raises(ValueError, match="at least 1 character"):
         ClassificationSample(text="", label="pos")
-
-
-@pytest.mark.parametrize(("text", "words"), [
-    ("Ann's U.S. trip cost $3.5 million.", ["Ann's", "U.S.", "trip", "cost", "$", "3.5", "million", "."]),
-    ("A well-known (German) band", ["A", "well-known", "(", "German", ")", "band"]),
-    ("", []),
-])
-def test_tokenize_words(text: str, words: list[str]) -> None:
-    assert tokenize_words(text) == words
-
-
-TYPES = ["PER", "ORG", "LOC"]
-
-
-@pytest.mark.parametrize(("spans", "tags"), [
-    ([], ["O"] * 7),
-    ([("John Smith", "PER"), ("Acme Corp", "ORG")], ["B-PER", "I-PER", "O", "O", "B-ORG", "I-ORG", "O"]),
-    ([("Acme Corp", "ORG"), ("Acme Corp", "ORG")], ["O", "O", "O", "O", "B-ORG", "I-ORG", "O"]),
-    ([("John", "PER"), ("John Smith", "PER")], ["B-PER", "I-PER", "O", "O", "O", "O", "O"]),
-])
-def test_spans_to_bio(spans: list[tuple[str, str]], tags: list[str]) -> None:
-    tokens = ["John", "Smith", "joined", "the", "Acme", "Corp", "."]
-    assert spans_to_bio(tokens, [Span(text=t, type=k) for t, k in spans], TYPES) == tags
-
-
-def test_spans_to_bio_tags_every_occurrence() -> None:
-    tokens = tokenize_words("Paris loves Paris.")
-    assert spans_to_bio(tokens, [Span(text="Paris", type="LOC")], TYPES) == ["B-LOC", "O", "B-LOC", "O"]
-
-
-@pytest.mark.parametrize(("span", "message"), [
-    (Span(text="Jane", type="PER"), "not in the text"),
-    (Span(text="John", type="GPE"), "unknown entity type"),
-    (Span(text="john smith", type="PER"), "not in the text"),
-])
-def test_spans_to_bio_errors(span: Span, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        spans_to_bio(["John", "Smith", "sings"], [span], TYPES)
-
-
-def test_spans_to_bio_refuses_conflicting_nesting() -> None:
-    tokens = ["University", "of", "Oxford"]
-    spans = [Span(text="University of Oxford", type="ORG"), Span(text="Oxford", type="LOC")]
-    with pytest.raises(ValueError, match="only occurs inside another entity"):
-        spans_to_bio(tokens, spans, TYPES)

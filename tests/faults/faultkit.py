@@ -79,9 +79,12 @@ class Project:
         params["teacher"] = {**params["teacher"], "port": port}
         params["loop"] = {**params["loop"], "n_hard": n_hard, "n_easy": 0}
         self.write("params.yaml", params)
-        self.write("analysis.json", {"summary": "weak on negative", "weak_labels": ["negative"],
-                                     "mastered_labels": ["positive"], "directions": []})
-        self.write("probe_scores.json", {"per_label": {"positive": {"f1": 1.0}, "negative": {"f1": 0.0}}})
+        self.write("analysis.json", {"round": "r01", "origin": "teacher", "analysis": {
+            "summary": "weak on negative", "weak_labels": ["negative"], "mastered_labels": ["positive"],
+            "directions": []}})
+        scores = {name: {"precision": f1, "recall": f1, "f1": f1, "support": 1}
+                  for name, f1 in (("positive", 1.0), ("negative", 0.0))}
+        self.write("probe_scores.json", {"score": 0.5, "n": 2, "fooled_rate": 0.5, "per_label": scores})
         return ("stages/generate.py", "--round", "r01", "--task", "task.yaml", "--analysis", "analysis.json",
                 "--probe-scores", "probe_scores.json", "--pool", "seeds.jsonl", "--out", "generated.jsonl",
                 "--stats", "gen_stats.json")

@@ -89,9 +89,9 @@ CASES = [
     # seed files
     Case("seeds-unknown-label", IMPORT, ("seeds.jsonl", "line 2", "unknown label 'neutral'", "positive"),
          {"seeds.jsonl": '{"text": "Great fun.", "label": "positive"}\n{"text": "Fine.", "label": "neutral"}\n'}),
-    Case("seeds-empty-text", IMPORT, ("seeds.jsonl", "line 1", "field 'text'", "at least 1 character"),
+    Case("seeds-empty-text", IMPORT, ("seeds.jsonl", "line 1", "field 'text'", "empty text"),
          {"seeds.jsonl": '{"text": "", "label": "positive"}\n'}),
-    Case("seeds-missing-label", IMPORT, ("seeds.jsonl", "line 1", "field 'label'", "Field required"),
+    Case("seeds-missing-label", IMPORT, ("seeds.jsonl", "line 1", "field 'label'", "no column 'label'"),
          {"seeds.jsonl": '{"text": "Great fun."}\n'}),
     Case("seeds-not-jsonl", IMPORT, ("seeds.jsonl", "line 1", "not valid JSON", "one JSON object per line"),
          {"seeds.jsonl": "text,label\nGreat fun.,positive\n"}),

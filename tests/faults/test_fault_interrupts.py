@@ -17,6 +17,7 @@ from faultkit import PARAMS, REPO, SENTIMENT, FakeOpenAI, Project, Reply, fake_t
 from evokd.errors import EvokdError
 from evokd.loop.config import LoopConfig
 from evokd.loop.generate import generate
+from evokd.loop.step import Step
 from evokd.prompts import PromptSet
 from evokd.teacher.cache import AnswerCache
 from evokd.teacher.client import TeacherClient
@@ -78,8 +79,8 @@ def test_a_locked_cache_is_a_clear_error_after_the_wait_and_stays_intact(fake: F
     client = TeacherClient(fake_teacher(fake.port), path)
     started = time.monotonic()
     with pytest.raises(EvokdError, match=rf"teacher cache {path} is locked by another process \(waited 0.5 s\)"):
-        generate(client, SENTIMENT, PromptSet(REPO / "prompts", "default"), None, {}, [],
-                 LoopConfig(), 13, "r01", "fake-model", n_hard=2, n_easy=0, with_label=False)
+        generate(Step(client, SENTIMENT, PromptSet(REPO / "prompts", "default"), LoopConfig(n_hard=2, n_easy=0), 13,
+                      "r01", "fake-model"), None, {}, [])
     assert time.monotonic() - started < 30
     holder.execute("ROLLBACK")
     holder.close()

@@ -13,6 +13,8 @@ from evokd.loop.analyze import analyze
 from evokd.loop.config import LoopConfig
 from evokd.loop.generate import GeneratedInput, generate
 from evokd.loop.label import label
+from evokd.loop.records import ProbeRow
+from evokd.loop.step import Step
 from evokd.prompts import PromptSet
 from evokd.teacher.client import TeacherClient
 
@@ -31,9 +33,13 @@ def client_for(fake: FakeOpenAI, tmp_path: Path, **overrides: object) -> Teacher
     return TeacherClient(fake_teacher(fake.port, **overrides), tmp_path / "cache.sqlite", stage="test")
 
 
+def step(client: TeacherClient, task=SENTIMENT, **loop: object) -> Step:
+    return Step(client, task, PROMPTS, LoopConfig(**loop), 13, "r01", "fake-model")
+
+
 def inputs(*texts: str, intent: str) -> list[GeneratedInput]:
     return [GeneratedInput(text=value, intent=intent, stance="hard", round="r01",
-                           provenance=Provenance(source="teacher", intent=intent)) for value in texts]
+                           provenance=Provenance(origin="teacher", intent=intent)) for value in texts]
 
 
 def test_generate_retries_transport_faults_and_counts_invalid_answers_by_reason(fake: FakeOpenAI,
@@ -46,14 +52,13 @@ def test_generate_retries_transport_faults_and_counts_invalid_answers_by_reason(
         *times(Reply(content=json.dumps({"review": "no text key here at all"})), 3),  # off-schema
     ]
     client = client_for(fake, tmp_path, timeout=0.5, max_retries=1)
-    kept, stats = generate(client, SENTIMENT, PROMPTS, None, {}, [], LoopConfig(), 13, "r01", "fake-model",
-                           n_hard=5, n_easy=0, with_label=False)
+    kept, stats = generate(step(client, n_hard=5, n_easy=0), None, {}, [])
     assert [item.text for item in kept] == ["The acting was wonderful from start to end.",
                                             "A tedious plot that never goes anywhere."]
-    assert stats["requested"] == 5 and stats["kept"] == 2
-    assert stats["rejects"] == {"teacher_invalid_json": 1, "teacher_length": 1, "teacher_schema": 1}
-    assert stats["teacher"]["failures"] == {"invalid_json": 3, "length": 3, "schema": 3}
-    assert stats["teacher"]["failed"] == 3 and stats["teacher"]["calls"] == 11  # one per answer asked, re-asks too
+    assert stats.requested == 5 and stats.kept == 2
+    assert stats.rejects == {"teacher_invalid_json": 1, "teacher_length": 1, "teacher_schema": 1}
+    assert stats.teacher.failures == {"invalid_json": 3, "length": 3, "schema": 3}
+    assert stats.teacher.failed == 3 and stats.teacher.calls == 11  # one per answer asked, re-asks too
 
 
 def test_label_rejects_a_label_outside_the_enum_and_counts_disagreements(fake: FakeOpenAI, tmp_path: Path) -> None:
@@ -62,12 +67,11 @@ def test_label_rejects_a_label_outside_the_enum_and_counts_disagreements(fake: F
                     Reply(content=json.dumps({"label": "positive"}))]
     items = inputs("An odd film I cannot place.", "Sad but I loved every minute.", "A joy from the first scene.",
                    intent="positive")
-    samples, stats = label(client_for(fake, tmp_path), SENTIMENT, PROMPTS, items,
-                           LoopConfig(disagreement="drop"), 13, "r01", separate=True)
+    samples, stats = label(step(client_for(fake, tmp_path), disagreement="drop"), items, separate=True)
     assert [(s.text, s.label) for s in samples] == [("A joy from the first scene.", "positive")]
     assert all(isinstance(s, ClassificationSample) and s.label in SENTIMENT.label_names for s in samples)
-    assert stats["rejects"] == {"teacher_schema": 1, "disagreement": 1} and stats["disagreements"] == 1
-    assert stats["teacher"]["failures"] == {"schema": 3}
+    assert stats.rejects == {"teacher_schema": 1, "disagreement": 1} and stats.disagreements == 1
+    assert stats.teacher.failures == {"schema": 3}
 
 
 def test_label_rejects_ner_answers_that_name_no_substring_or_an_unknown_type(fake: FakeOpenAI,
@@ -79,11 +83,10 @@ def test_label_rejects_ner_answers_that_name_no_substring_or_an_unknown_type(fak
                     *times(Reply(content=json.dumps({"entities": [{"text": "Oslo", "type": "CITY"}]})), 3)]
     items = inputs("Anna Weber flew to Paris on Monday .", "Anna Weber moved to Berlin last year .",
                    "Peter Lund lives in Oslo now .", intent="LOC")
-    samples, stats = label(client_for(fake, tmp_path, concurrency=1), NEWS, PROMPTS, items, LoopConfig(), 13,
-                           "r01", separate=True)
+    samples, stats = label(step(client_for(fake, tmp_path, concurrency=1), NEWS), items, separate=True)
     assert len(samples) == 1 and isinstance(samples[0], NerSample)
     assert samples[0].tags == ["O", "O", "O", "O", "B-LOC", "O", "O", "O"]
-    assert stats["rejects"] == {"teacher_schema": 2}
+    assert stats.rejects == {"teacher_schema": 2}
     enum = fake.requests[0]["response_format"]["json_schema"]["schema"]
     assert "Marie Curie" not in json.dumps(enum) and "Paris" in json.dumps(enum)
 
@@ -93,10 +96,10 @@ def test_analyze_falls_back_to_the_probe_scores_when_every_answer_is_off_schema(
     answer = {"summary": "weak on sarcasm", "weak_labels": ["sarcastic"], "mastered_labels": [], "directions": []}
     fake.replies = times(Reply(content=json.dumps(answer)), 3)
     client = client_for(fake, tmp_path)
-    probe = [{"text": "Great, another sequel.", "gold": "negative", "predicted": "positive", "correct": False,
-              "confidence": 0.9}]
-    analysis, from_teacher = analyze(client, SENTIMENT, PROMPTS, probe, {"positive": 1.0, "negative": 0.0}, [],
-                                     LoopConfig(), 13, "r01")
-    assert not from_teacher and analysis.weak_labels == ["negative"]
+    probe = [ProbeRow(text="Great, another sequel.", gold="negative", predicted="positive", correct=False,
+                      confidence=0.9)]
+    record, stats = analyze(step(client), probe, {"positive": 1.0, "negative": 0.0}, [])
+    analysis = record.analysis
+    assert record.origin == stats.origin == "fallback" and analysis.weak_labels == ["negative"]
     assert set(analysis.weak_labels + analysis.mastered_labels) <= set(SENTIMENT.label_names)
     assert client.stats.to_dict()["failures"] == {"schema": 3}

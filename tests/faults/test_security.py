@@ -16,6 +16,7 @@ from evokd.data import ClassificationSample
 from evokd.loop.config import LoopConfig
 from evokd.loop.generate import generate
 from evokd.loop.label import label
+from evokd.loop.step import Step
 from evokd.prompts import PromptSet
 from evokd.teacher import server
 from evokd.teacher.client import TeacherClient
@@ -91,9 +92,9 @@ def test_teacher_text_is_stored_verbatim_and_never_run_rendered_or_used_as_a_pat
     fake.replies += [Reply(content=json.dumps({"label": "negative"})) for _ in HOSTILE]
     client = TeacherClient(fake_teacher(fake.port), tmp_path / "cache.sqlite")
     prompts = PromptSet(REPO / "prompts", "default")
-    inputs, _ = generate(client, SENTIMENT, prompts, None, {}, [], LoopConfig(), 13, "r01", "fake-model",
-                         n_hard=3, n_easy=0, with_label=False)
-    samples, _ = label(client, SENTIMENT, prompts, inputs, LoopConfig(), 13, "r01", separate=True)
+    step = Step(client, SENTIMENT, prompts, LoopConfig(n_hard=3, n_easy=0), 13, "r01", "fake-model")
+    inputs, _ = generate(step, None, {}, [])
+    samples, _ = label(step, inputs, separate=True)
     assert [item.text for item in inputs] == HOSTILE
     assert [(s.text, s.label) for s in samples if isinstance(s, ClassificationSample)] == \
         [(text, "negative") for text in HOSTILE]

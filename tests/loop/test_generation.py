@@ -16,8 +16,10 @@ from evokd.io import atomic_write_json
 from evokd.loop.analyze import analyze
 from evokd.loop.config import LoopConfig
 from evokd.loop.generate import generate, label_balance, plan_intents
+from evokd.loop.records import AnalysisRecord, ProbeRow
 from evokd.loop.report import build_report
 from evokd.loop.schemas import Analysis, schema_for
+from evokd.loop.step import Step
 from evokd.prompts import PromptSet
 from evokd.student import predict as predict_module
 from evokd.student.predict import Prediction
@@ -55,6 +57,10 @@ def scripted(monkeypatch: pytest.MonkeyPatch, answer: Any) -> tuple[TeacherClien
 
     monkeypatch.setattr(client, "run", run)
     return client, sent
+
+
+def step(client: TeacherClient, task: TaskSpec, round_name: str = "r01", **loop: Any) -> Step:
+    return Step(client, task, PROMPTS, LoopConfig(**loop), 13, round_name, "fake")
 
 
 def distinct(number: int) -> str:
@@ -119,8 +125,7 @@ def test_each_hard_request_carries_one_direction_round_robin(monkeypatch):
     analysis = Analysis(summary="The student misses irony.", weak_labels=["rotten"], mastered_labels=["fresh"],
                         directions=directions)
     client, sent = scripted(monkeypatch, numbered_texts)
-    generate(client, REVIEWS, PROMPTS, analysis, {"fresh": 0.9, "rotten": 0.2}, SEEDS, LoopConfig(), 13, "r01",
-             "fake", n_hard=4, n_easy=1, with_label=False)
+    generate(step(client, REVIEWS, n_hard=4, n_easy=1), analysis, {"fresh": 0.9, "rotten": 0.2}, SEEDS)
     prompts = [prompt_of(request) for request in sent]
     hard = [prompt for prompt in prompts if "tricky" in prompt]
     assert len(hard) == 4 and len(prompts) == 5
@@ -132,11 +137,10 @@ def test_each_hard_request_carries_one_direction_round_robin(monkeypatch):
 
 def test_prompts_carry_the_style_note_label_words_and_the_seeds_first(monkeypatch):
     teacher_samples = [ClassificationSample(text=f"Teacher review {index}, perfectly pleasant.", label="fresh",
-                                            round="r00", stance="static", provenance=Provenance(source="teacher"))
+                                            round="r00", stance="static", provenance=Provenance(origin="teacher"))
                        for index in range(5)]
     client, sent = scripted(monkeypatch, numbered_texts)
-    generate(client, REVIEWS, PROMPTS, None, {}, [*teacher_samples, *SEEDS], LoopConfig(), 13, "r00", "fake",
-             n_hard=2, n_easy=0, with_label=False)
+    generate(step(client, REVIEWS, "r00", n_hard=2, n_easy=0), None, {}, [*teacher_samples, *SEEDS])
     by_word = {word: next(prompt_of(r) for r in sent if f'Write one new "{word}" text' in prompt_of(r))
                for word in ("positive", "negative")}
     positive = by_word["positive"]
@@ -151,8 +155,8 @@ def test_labelled_generation_answers_in_words_and_keeps_ids(monkeypatch):
     schema = schema_for("generation_labeled", REVIEWS)
     assert schema.model_json_schema()["properties"]["label"]["enum"] == ["positive", "negative"]
     client, _sent = scripted(monkeypatch, lambda request, n: {"text": distinct(n), "label": "negative"})
-    kept, _stats = generate(client, REVIEWS, PROMPTS, None, {}, SEEDS, LoopConfig(), 13, "r00", "fake",
-                            n_hard=2, n_easy=0, with_label=True)
+    kept, _stats = generate(step(client, REVIEWS, "r00", n_hard=2, n_easy=0, separate_labeling=False), None, {},
+                            SEEDS)
     assert [item.proposed_label for item in kept] == ["rotten", "rotten"]
 
 
@@ -165,13 +169,17 @@ def test_analysis_answers_in_words_and_is_mapped_back_to_ids(monkeypatch):
     answer = {"summary": "Misses irony.", "weak_labels": ["negative"], "mastered_labels": ["positive"],
               "directions": ["use irony"]}
     client, sent = scripted(monkeypatch, lambda request, n: answer)
-    probe = [{"text": "Great, another sequel.", "gold": "rotten", "predicted": "fresh", "correct": False,
-              "confidence": 0.9}]
-    analysis, from_teacher = analyze(client, REVIEWS, PROMPTS, probe, {"fresh": 1.0, "rotten": 0.0}, [],
-                                     LoopConfig(), 13, "r01")
-    assert from_teacher and analysis.weak_labels == ["rotten"] and analysis.mastered_labels == ["fresh"]
+    probe = [ProbeRow(text="Great, another sequel.", gold="rotten", predicted="fresh", correct=False, confidence=0.9)]
+    history = [AnalysisRecord(round="r00", origin="none"),
+               AnalysisRecord(round="r01", origin="fallback", analysis=Analysis(
+                   summary="Earlier: the student misses sarcasm.", weak_labels=[], mastered_labels=[], directions=[]))]
+    record, stats = analyze(step(client, REVIEWS, "r02"), probe, {"fresh": 1.0, "rotten": 0.0}, history)
+    analysis = record.analysis
+    assert record.origin == stats.origin == "teacher" and record.round == "r02"
+    assert analysis.weak_labels == ["rotten"] and analysis.mastered_labels == ["fresh"]
     prompt = prompt_of(sent[0])
     assert "true: negative, student: positive" in prompt and "- negative: 0.00" in prompt
+    assert "Earlier: the student misses sarcasm." in prompt  # r00's record has no analysis to quote
     assert "fresh" not in prompt and "rotten" not in prompt
 
 
@@ -191,26 +199,24 @@ def test_selection_keeps_the_least_confident_input_per_planned_slot(monkeypatch,
                 for s in samples]
 
     monkeypatch.setattr(predict_module, "predict", fake_predict)
-    config = LoopConfig(select_factor=3)
-    kept, stats = generate(client, REVIEWS, PROMPTS, analysis, {"fresh": 0.9, "rotten": 0.2}, SEEDS, config, 13,
-                           "r01", "fake", n_hard=3, n_easy=1, with_label=False, student=tmp_path / "r00")
-    plan = Counter(stats["planned"])
+    kept, stats = generate(step(client, REVIEWS, select_factor=3, n_hard=3, n_easy=1), analysis,
+                           {"fresh": 0.9, "rotten": 0.2}, SEEDS, student=tmp_path / "r00")
+    plan = Counter(stats.planned)
     assert plan == {"hard:fresh": 1, "hard:rotten": 2, "easy:fresh": 1}
-    assert stats["requested"] == 12 == len(sent) and seen == [tmp_path / "r00"]
+    assert stats.requested == 12 == len(sent) and seen == [tmp_path / "r00"]
     assert len({request.seed for request in sent}) == 12  # every copy its own seed
     assert Counter(f"{item.stance}:{item.intent}" for item in kept) == plan  # the plan's spread is kept
     # plan order: hard fresh (0.9, 0.4, 0.7), hard rotten x2 (0.95, 0.2, 0.6 | 0.8, 0.85, 0.5), easy (0.99, 0.3, 0.65)
     assert sorted(float(item.text.split()[-1].rstrip(".")) for item in kept) == [0.2, 0.3, 0.4, 0.5]
-    assert stats["selection"]["candidates"] == 12 and stats["selection"]["selected"] == 4
-    assert stats["selection"]["mean_confidence_selected"] == pytest.approx(0.35)
+    assert stats.selection.candidates == 12 and stats.selection.selected == 4
+    assert stats.selection.mean_confidence_selected == pytest.approx(0.35)
 
 
 def test_no_selection_without_a_previous_student(monkeypatch):
     client, sent = scripted(monkeypatch, numbered_texts)
     monkeypatch.setattr(predict_module, "predict", lambda *args, **kwargs: pytest.fail("no student to ask"))
-    kept, stats = generate(client, REVIEWS, PROMPTS, None, {}, SEEDS, LoopConfig(select_factor=3), 13, "r00",
-                           "fake", n_hard=2, n_easy=1, with_label=False)
-    assert stats["requested"] == 3 == len(sent) == len(kept) and "selection" not in stats
+    kept, stats = generate(step(client, REVIEWS, "r00", select_factor=3, n_hard=2, n_easy=1), None, {}, SEEDS)
+    assert stats.requested == 3 == len(sent) == len(kept) and stats.selection is None
 
 
 # ---- NER markup ----------------------------------------------------------------------------------------------
@@ -220,13 +226,12 @@ def test_ner_markup_becomes_plain_text_and_proposed_spans_and_bad_markup_is_reje
     answers = ["[PER Ann Lee] flew to [LOC Oslo] on Monday.", "[PER Ann Lee flew to Oslo on Tuesday.",
                "[PLANET Mars] was bright over [LOC Rome] tonight.", "Ann Lee flew to Oslo on Monday."]
     client, _sent = scripted(monkeypatch, lambda request, n: {"text": answers[n]})
-    pool = [NerSample(tokens=["Bo", "ran", "in", "Rome"], tags=["B-PER", "O", "O", "B-LOC"], stance="seed")]
-    kept, stats = generate(client, NEWS, PROMPTS, None, {}, pool, LoopConfig(), 13, "r00", "fake", n_hard=4,
-                           n_easy=0, with_label=False)
+    pool = [NerSample(tokens=["Bo", "ran", "in", "Rome"], tags=["B-PER", "O", "O", "B-LOC"])]
+    kept, stats = generate(step(client, NEWS, "r00", n_hard=4, n_easy=0), None, {}, pool)
     assert [item.text for item in kept] == ["Ann Lee flew to Oslo on Monday."]
     assert [(span.text, span.type) for span in kept[0].proposed_spans] == [("Ann Lee", "PER"), ("Oslo", "LOC")]
     # the plain text is what dedup sees: the last answer repeats the first one's text
-    assert stats["rejects"] == {"bad_markup": 2, "duplicate": 1}
+    assert stats.rejects == {"bad_markup": 2, "duplicate": 1}
 
 
 # ---- label balance ---------------------------------------------------------------------------------------------
@@ -252,7 +257,9 @@ def test_report_keeps_labels_per_round_and_the_warnings(tmp_path):
     rounds_dir, metrics_dir = tmp_path / "rounds", tmp_path / "metrics"
     for name, batch in (("r00", reviews(3, 3)), ("r01", reviews(10, 1))):
         write_samples(rounds_dir / name / "labeled.jsonl", batch)
-        atomic_write_json(metrics_dir / f"{name}.json", {"test": {"score": 0.5, "per_label": {}}})
+        atomic_write_json(metrics_dir / f"{name}.json", {"round": name, "test": {"score": 0.5, "n": 4},
+                                                         "probe": {"score": 0.5, "n": 4, "fooled_rate": 0.5},
+                                                         "train": {"samples": 6}})
     summary = build_report(REVIEWS, ["r00", "r01"], rounds_dir, metrics_dir)["summary"]
     assert summary["labels"] == {"r00": {"fresh": 3, "rotten": 3}, "r01": {"fresh": 10, "rotten": 1}}
     assert summary["warnings"] == ["r01: label 'fresh' takes 10 of 11 samples (91%)"]

@@ -17,6 +17,7 @@ from evokd.loop.calibration import batch_prior, calibrate, softmax
 from evokd.loop.config import LoopConfig
 from evokd.loop.generate import GeneratedInput
 from evokd.loop.label import LabelAnswer, classify, demonstrations, label, scoring_mode
+from evokd.loop.step import Step
 from evokd.prompts import PromptSet
 from evokd.teacher.client import ChatResult, ScoredAnswer, Scoring, TeacherClient, TeacherStats, parse_scored
 from evokd.teacher.config import TeacherConfig
@@ -30,9 +31,13 @@ SEEDS = [ClassificationSample(text="A warm, funny, wise film.", label="fresh"),
          ClassificationSample(text="Two hours I will never get back.", label="rotten")]
 
 
+def step(client: object, task: TaskSpec = REVIEWS, **loop: object) -> Step:
+    return Step(client, task, PROMPTS, LoopConfig(**loop), 0, "r01", "fake")  # type: ignore[arg-type]
+
+
 def item(text: str, intent: str) -> GeneratedInput:
     return GeneratedInput(text=text, intent=intent, stance="hard", round="r01",
-                          provenance=Provenance(source="teacher", intent=intent))
+                          provenance=Provenance(origin="teacher", intent=intent))
 
 
 # ---- calibration -----------------------------------------------------------------------------------------
@@ -110,6 +115,9 @@ class ScriptedClient:
             text = request.messages[-1]["content"].split('Text: "')[-1].split('"')[0]
             if request.scoring.prefill is not None:
                 value = ScoredAnswer(text="", prefill_logprob=self.logprobs[text][request.scoring.prefill])
+            elif not request.scoring.token_ids:  # `choice`: the teacher writes the word it picks
+                word, logprob = self.logprobs[text]["picked"]
+                value = ScoredAnswer(text=word, choice_logprob=logprob)
             else:
                 value = ScoredAnswer(text="positive", token_logprobs=self.logprobs[text])
             results.append(ChatResult(request, value, None, 10, 1, False, "key"))
@@ -120,13 +128,13 @@ def test_single_token_words_are_scored_in_one_call_and_batch_calibrated() -> Non
     client = ScriptedClient({"positive": [11], "negative": [22]},
                             {"great": {11: math.log(0.9), 22: math.log(0.1)},
                              "dull": {11: math.log(0.6), 22: math.log(0.4)}})
-    answers, how = classify(client, REVIEWS, PROMPTS, ["great", "dull"], LoopConfig(), 0, "r01", SEEDS)
+    answers, how = classify(step(client), ["great", "dull"], SEEDS)
     assert how["scoring"] == "first_token" and how["demos"] == 2 and len(client.requests) == 2
-    assert [answer.label for answer, _ in answers] == ["fresh", "rotten"]
-    assert answers[1][0].probs == pytest.approx({"fresh": 0.3333, "rotten": 0.6667}, abs=1e-4)
-    assert answers[1][0].confidence == pytest.approx(0.6667, abs=1e-4)
-    uncalibrated, _ = classify(client, REVIEWS, PROMPTS, ["great", "dull"], LoopConfig(calibration="none"), 0, "r01")
-    assert [answer.label for answer, _ in uncalibrated] == ["fresh", "fresh"]
+    assert [answer.label for answer in answers] == ["fresh", "rotten"]
+    assert answers[1].probs == pytest.approx({"fresh": 0.3333, "rotten": 0.6667}, abs=1e-4)
+    assert answers[1].confidence == pytest.approx(0.6667, abs=1e-4)
+    uncalibrated, _ = classify(step(client, calibration="none"), ["great", "dull"])
+    assert [answer.label for answer in uncalibrated] == ["fresh", "fresh"]
 
 
 def test_words_of_several_tokens_are_scored_whole_one_call_per_label() -> None:
@@ -135,36 +143,50 @@ def test_words_of_several_tokens_are_scored_whole_one_call_per_label() -> None:
                             LabelSpec(name="card_linking", description="link a card")])
     client = ScriptedClient({"card arrival": [7, 8], "card linking": [7, 9]},
                             {"where is it": {"card arrival": -0.2, "card linking": -2.0}})
-    answers, how = classify(client, task, PROMPTS, ["where is it"], LoopConfig(calibration="none"), 0, "r01")
+    answers, how = classify(step(client, task, calibration="none"), ["where is it"])
     assert how["scoring"] == "sequence" and len(client.requests) == 2
     assert {request.scoring.prefill for request in client.requests} == {"card arrival", "card linking"}
-    assert answers[0][0].label == "card_arrival" and answers[0][0].confidence == pytest.approx(0.8581, abs=1e-4)
+    assert answers[0].label == "card_arrival" and answers[0].confidence == pytest.approx(0.8581, abs=1e-4)
+
+
+def test_many_labels_of_several_tokens_pick_one_in_a_single_call_without_calibration() -> None:
+    task = TaskSpec(name="bank", kind="classification", domain="bank chat",
+                    labels=[LabelSpec(name=f"topic_{n}_x", description=f"topic {n}") for n in range(20)])
+    client = ScriptedClient({word: [1, n] for n, word in enumerate(task.words.values())},
+                            {"where is it": {"picked": ("topic 3 x", math.log(0.7))}})
+    assert scoring_mode(client, task, 16)[0] == "choice" and scoring_mode(client, task, 20)[0] == "sequence"
+    answers, how = classify(step(client, task, calibration="contextual"), ["where is it"])
+    assert how["scoring"] == "choice" and how["calibration"] == "none" and how["no_logprobs"] == 0
+    assert len(client.requests) == 1  # no content-free request: one distribution is needed to calibrate
+    assert set(client.requests[0].scoring.choices) == set(task.words.values())
+    assert answers[0].label == "topic_3_x" and answers[0].confidence == pytest.approx(0.7)
+    assert answers[0].probs is None
 
 
 def test_contextual_calibration_asks_once_more_with_a_content_free_input() -> None:
     client = ScriptedClient({"positive": [11], "negative": [22]},
                             {"dull": {11: math.log(0.6), 22: math.log(0.4)},
                              "N/A": {11: math.log(0.8), 22: math.log(0.2)}})
-    answers, how = classify(client, REVIEWS, PROMPTS, ["dull"], LoopConfig(calibration="contextual"), 0, "r01")
+    answers, how = classify(step(client, calibration="contextual"), ["dull"])
     assert len(client.requests) == 2 and how["prior"] == {"fresh": 0.8, "rotten": 0.2}
-    assert answers[0][0].label == "rotten" and len(answers) == 1
+    assert answers[0].label == "rotten" and len(answers) == 1
 
 
 def test_scoring_mode_by_the_teachers_tokenizer() -> None:
-    assert scoring_mode(ScriptedClient({"positive": [1], "negative": [2]}, {}), REVIEWS) == \
+    assert scoring_mode(ScriptedClient({"positive": [1], "negative": [2]}, {}), REVIEWS, 16) == \
         ("first_token", {"fresh": 1, "rotten": 2})
-    assert scoring_mode(ScriptedClient({"positive": [1], "negative": [1]}, {}), REVIEWS)[0] == "sequence"
-    assert scoring_mode(ScriptedClient({"positive": [1, 2], "negative": [3]}, {}), REVIEWS)[0] == "sequence"
-    assert scoring_mode(ScriptedClient(None, {}), REVIEWS) == ("generated", {})
+    assert scoring_mode(ScriptedClient({"positive": [1], "negative": [1]}, {}), REVIEWS, 16)[0] == "sequence"
+    assert scoring_mode(ScriptedClient({"positive": [1, 2], "negative": [3]}, {}), REVIEWS, 16)[0] == "sequence"
+    assert scoring_mode(ScriptedClient(None, {}), REVIEWS, 16) == ("generated", {})
 
 
 def test_low_confidence_labels_are_dropped_when_asked() -> None:
     client = ScriptedClient({"positive": [11], "negative": [22]},
                             {"great": {11: math.log(0.99), 22: math.log(0.01)},
                              "meh": {11: math.log(0.5), 22: math.log(0.5)}})
-    samples, stats = label(client, REVIEWS, PROMPTS, [item("great", "fresh"), item("meh", "rotten")],
-                           LoopConfig(calibration="none", min_confidence=0.6), 0, "r01", separate=True)
-    assert [s.text for s in samples] == ["great"] and stats["rejects"] == {"low_confidence": 1}
+    samples, stats = label(step(client, calibration="none", min_confidence=0.6),
+                           [item("great", "fresh"), item("meh", "rotten")], separate=True)
+    assert [s.text for s in samples] == ["great"] and stats.rejects == {"low_confidence": 1}
     assert samples[0].probs == {"fresh": 0.99, "rotten": 0.01} and samples[0].confidence == 0.99
 
 
@@ -183,11 +205,11 @@ def test_a_server_without_log_probs_falls_back_to_the_generated_label(fake: Fake
     client = TeacherClient(TeacherConfig(endpoint=fake.base_url, served_name=fake.model, cache=False, concurrency=1),
                            tmp_path / "c.sqlite")
     with caplog.at_level(logging.WARNING):
-        samples, stats = label(client, REVIEWS, PROMPTS, [item("so dull", "rotten"), item("lovely", "fresh")],
-                               LoopConfig(), 0, "r01", separate=True)
+        samples, stats = label(step(client), [item("so dull", "rotten"), item("lovely", "fresh")], separate=True)
     assert [s.label for s in samples] == ["rotten", "fresh"]  # words mapped back to ids
     assert all(s.probs is None and s.confidence is None for s in samples)
-    assert stats["scoring"] == "generated" and stats["no_logprobs"] == 2 and stats["calibration"] == "none"
+    assert stats.scoring == "generated" and stats.no_logprobs == 2 and stats.calibration == "none"
+    assert stats.teacher.requests == 2 and stats.teacher.total_tokens == 30  # this step's own cost
     assert sum("returned no log-probs" in record.message for record in caplog.records) == 1
     assert fake.requests[0]["response_format"]["json_schema"]["schema"]["properties"]["label"]["enum"] == \
         ["positive", "negative"]
@@ -224,16 +246,19 @@ def test_real_server_scores_every_label(teacher_server: TeacherConfig, tmp_path:
     log-probs of a prefilled label; both give a full distribution per input."""
     client = TeacherClient(teacher_server, tmp_path / "cache.sqlite", stage="test")
     texts = ["An utter triumph, moving and funny.", "A tedious, joyless mess."]
-    assert scoring_mode(client, REVIEWS)[0] == "first_token"
-    answers, how = classify(client, REVIEWS, PROMPTS, texts, LoopConfig(), 0, "r01", SEEDS)
-    assert how["no_logprobs"] == 0 and all(failure is None for _, failure in answers)
-    for answer, _ in answers:
+    assert scoring_mode(client, REVIEWS, 16)[0] == "first_token"
+    answers, how = classify(step(client), texts, SEEDS)
+    assert how["no_logprobs"] == 0 and all(answer.failure is None for answer in answers)
+    for answer in answers:
         assert isinstance(answer, LabelAnswer) and set(answer.probs) == {"fresh", "rotten"}
         assert sum(answer.probs.values()) == pytest.approx(1, abs=1e-3) and 0.5 <= answer.confidence <= 1
     task = TaskSpec(name="bank", kind="classification", domain="bank chat",
                     labels=[LabelSpec(name="card_arrival", description="the card has not arrived"),
                             LabelSpec(name="card_linking", description="linking a card to the app")])
-    answers, how = classify(client, task, PROMPTS, ["My new card still has not come in the post."],
-                            LoopConfig(calibration="none"), 0, "r01")
-    assert how["scoring"] == "sequence" and answers[0][1] is None
-    assert set(answers[0][0].probs) == {"card_arrival", "card_linking"}
+    answers, how = classify(step(client, task, calibration="none"), ["My new card still has not come in the post."])
+    assert how["scoring"] == "sequence" and answers[0].failure is None
+    assert set(answers[0].probs) == {"card_arrival", "card_linking"}
+    answers, how = classify(step(client, task, calibration="none", max_scored_labels=1),
+                            ["My new card still has not come in the post."])
+    assert how["scoring"] == "choice" and answers[0].label in {"card_arrival", "card_linking"}
+    assert 0 < answers[0].confidence <= 1 and answers[0].probs is None

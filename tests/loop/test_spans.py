@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 from fake_openai import FakeOpenAI, Reply
 
-from evokd.data import LabelSpec, Span, TaskSpec, spans_to_bio, tokenize_words
-from evokd.loop.common import derive_seed, tags_to_spans
+from evokd.data import LabelSpec, TaskSpec
 from evokd.loop.spans import (
     MAX_ENTITIES,
     MAX_NAMES,
@@ -21,6 +20,8 @@ from evokd.loop.spans import (
     parse_markup,
     to_markup,
 )
+from evokd.loop.step import derive_seed
+from evokd.ner import Span, entity_spans, spans_to_bio, tokenize_words
 from evokd.prompts import PromptSet
 from evokd.teacher.client import TeacherClient
 from evokd.teacher.config import TeacherConfig
@@ -116,7 +117,7 @@ def test_to_markup_round_trips_through_parse_markup(tokens: list[str], tags: lis
     markup = to_markup(tokens, tags)
     text, found = parse_markup(markup, TYPES)
     assert text == " ".join(tokens)
-    assert found == tags_to_spans(tokens, tags)
+    assert found == entity_spans(tokens, tags)
     assert spans_to_bio(tokens, found, TYPES) == tags
 
 

@@ -4,13 +4,17 @@ from pathlib import Path
 
 import pytest
 
-from evokd.data import LabelSpec, Provenance, Span, TaskSpec
+from evokd.data import ClassificationSample, LabelSpec, Provenance, TaskSpec
 from evokd.errors import InputError
+from evokd.loop import train as loop_train
 from evokd.loop.config import LoopConfig
 from evokd.loop.dedup import DuplicateFilter
 from evokd.loop.generate import GeneratedInput, plan_intents, spread
 from evokd.loop.label import label
 from evokd.loop.schemas import Analysis, schema_for
+from evokd.loop.step import Step
+from evokd.loop.train import training_mix
+from evokd.ner import Span
 from evokd.params import load_params, rewrite_rounds
 from evokd.prompts import PromptSet
 
@@ -23,9 +27,14 @@ NER = TaskSpec(name="conll", kind="ner", domain="news wire sentences",
                labels=[LabelSpec(name="PER", description="person"), LabelSpec(name="LOC", description="place")])
 
 
+def offline(task: TaskSpec, **loop) -> Step:
+    """A step with no teacher: labelling with the labels proposed at generation time."""
+    return Step(None, task, PromptSet(REPO / "prompts", "default"), LoopConfig(**loop), 0, "r01", "fake")
+
+
 def generated(text: str, intent: str, **proposed) -> GeneratedInput:
     return GeneratedInput(text=text, intent=intent, stance="hard", round="r01",
-                          provenance=Provenance(source="teacher", intent=intent), **proposed)
+                          provenance=Provenance(origin="teacher", intent=intent), **proposed)
 
 
 def test_spread_gives_every_weight_its_share_and_exact_count():
@@ -61,29 +70,27 @@ def test_duplicates_exact_and_near_against_pool_and_batch():
 def test_label_policy_keep_teacher_counts_disagreement():
     inputs = [generated("A joyless slog of a film.", "fresh", proposed_label="rotten"),
               generated("Pure delight from start to end.", "fresh", proposed_label="fresh")]
-    samples, stats = label(None, SENTIMENT, PromptSet(REPO / "prompts", "default"), inputs, LoopConfig(), 0, "r01",
-                           separate=False)
+    samples, stats = label(offline(SENTIMENT), inputs, separate=False)
     assert [s.label for s in samples] == ["rotten", "fresh"]
-    assert stats["disagreements"] == 1 and stats["rejects"] == {}
+    assert stats.disagreements == 1 and stats.rejects == {} and stats.scoring == "proposed"
+    assert stats.teacher.requests == 0
 
 
 def test_label_policy_drop_rejects_disagreement():
     inputs = [generated("A joyless slog of a film.", "fresh", proposed_label="rotten")]
-    samples, stats = label(None, SENTIMENT, PromptSet(REPO / "prompts", "default"), inputs,
-                           LoopConfig(disagreement="drop"), 0, "r01", separate=False)
-    assert samples == [] and stats["rejects"] == {"disagreement": 1}
+    samples, stats = label(offline(SENTIMENT, disagreement="drop"), inputs, separate=False)
+    assert samples == [] and stats.rejects == {"disagreement": 1}
 
 
 def test_ner_spans_become_bio_and_missing_spans_are_rejected():
     inputs = [generated("Angela Merkel visited Paris today.", "PER",
                         proposed_spans=[Span(text="Angela Merkel", type="PER"), Span(text="Paris", type="LOC")]),
               generated("Boris spoke in Rome yesterday.", "PER", proposed_spans=[Span(text="Madrid", type="LOC")])]
-    samples, stats = label(None, NER, PromptSet(REPO / "prompts", "default"), inputs, LoopConfig(), 0, "r01",
-                           separate=False)
+    samples, stats = label(offline(NER), inputs, separate=False)
     assert len(samples) == 1
     assert samples[0].tags == ["B-PER", "I-PER", "O", "B-LOC", "O", "O"]
-    assert stats["rejects"] == {"span_not_in_text": 1}
-    assert stats["disagreements"] == 1  # the second sentence was asked for a PER and got none
+    assert stats.rejects == {"span_not_in_text": 1}
+    assert stats.disagreements == 1  # the second sentence was asked for a PER and got none
 
 
 def test_schemas_constrain_labels_to_the_task():
@@ -140,3 +147,33 @@ def test_rewrite_rounds_keeps_comments_and_chains(tmp_path):
     assert load_params(path).round_order() == ["r01", "r02", "r03"]
     assert load_params(path).rounds["r03"].prev == "r02"
     assert "# evokd pipeline parameters" in path.read_text()
+
+
+def test_review_takes_earlier_teacher_data_only_seeded_per_round():
+    seeds = [ClassificationSample(text="a seed", label="fresh")]
+    earlier = [ClassificationSample(text=f"teacher {index}", label="rotten", round="r01", stance="hard",
+                                    provenance=Provenance(origin="teacher")) for index in range(6)]
+    config = LoopConfig(review_size=3, train_from="previous")
+    mix = training_mix(earlier[:1], [*seeds, *earlier], seeds, config, 13, "r02")
+    review = mix[1:-1]
+    assert mix[0] == earlier[0] and mix[-1] == seeds[0] and len(review) == 3
+    assert {sample.provenance.origin for sample in review} == {"review"} and all(s.stance == "hard" for s in review)
+    assert training_mix(earlier[:1], [*seeds, *earlier], seeds, config, 13, "r02") == mix  # seeded
+    assert training_mix(earlier[:1], [*seeds, *earlier], seeds, config, 13, "r03") != mix  # per round
+    assert training_mix([], earlier, seeds, LoopConfig(review=False), 13, "r02") == seeds
+    from_base = training_mix(earlier[:1], [*seeds, *earlier], seeds, LoopConfig(review_size=3), 13, "r02")
+    assert len(from_base) == 1 + 6 + 1  # a fresh student sees every earlier teacher sample, review_size aside
+
+
+def test_the_round_student_starts_from_the_base_or_goes_on_from_the_previous(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(loop_train, "train_and_evaluate", lambda *args, init_from, **kwargs: calls.append(init_from)
+                        or {"test": {"score": 0.5, "per_label": {}}, "train": {"samples": 1}})
+    monkeypatch.setattr(loop_train, "probe_student", lambda task, model, batch: calls.append(model) or ([], None))
+    monkeypatch.setattr(loop_train, "RoundMetrics", lambda **kwargs: kwargs)
+    prev = tmp_path / "models/r01"
+    for train_from in ("base", "previous"):
+        params = load_params(REPO / "params.yaml").model_copy(
+            update={"loop": LoopConfig(train_from=train_from)})
+        loop_train.train_round(params, None, "r02", [], [], [], [], prev, tmp_path / "models/r02")
+    assert calls == [None, prev, prev, prev]  # the probe is always student P's

@@ -11,7 +11,7 @@ from ruamel.yaml import YAML
 from evokd.teacher.config import TeacherConfig
 
 REPO = Path(__file__).resolve().parents[2]
-PROJECT_FILES = ("dvc.yaml", "params.yaml", ".gitignore", "evokd", "stages", "prompts")
+PROJECT_FILES = ("dvc.yaml", "params.yaml", ".gitignore", "evokd", "stages", "prompts", "tasks")
 
 # Small enough for CI on 2 cores, large enough that every step has data to work on.
 SMALL = {

@@ -83,7 +83,7 @@ def test_gold_test_set_never_reaches_the_teacher(project: Path, pipeline_env: di
 def test_adding_a_round_reruns_only_that_round(project: Path, pipeline_env: dict):
     run([sys.executable, "-m", "evokd.cli", "rounds", "3"], project)
     result = run(["dvc", "repro"], project, env=pipeline_env["env"])
-    assert ran_stages(result.stdout) == {"analyze@r03", "generate@r03", "label@r03", "train@r03", "report"}
+    assert ran_stages(result.stdout) == {"analyze@r03", "generate@r03", "label@r03", "train@r03", "report", "export"}
     assert read_json(project / "metrics" / "summary.json")["rounds"] == 4
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "three rounds"], project)

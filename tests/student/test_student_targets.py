@@ -13,6 +13,7 @@ from evokd.benchmarks import task_spec
 from evokd.data import ClassificationSample, LabelSpec, NerSample, TaskSpec
 from evokd.errors import EvokdError
 from evokd.student.config import StudentConfig, resolve_base_model
+from evokd.student.encoding import encode
 from evokd.student.targets import (
     TARGETS,
     WEIGHTS,
@@ -23,7 +24,7 @@ from evokd.student.targets import (
     soft_cross_entropy,
     target_distribution,
 )
-from evokd.student.train import TRAIN_LOG, encode, train_student, training_arguments, training_steps
+from evokd.student.train import TRAIN_LOG, train_student, training_arguments, training_steps
 
 LABELS = ["a", "b", "c"]
 ABC = TaskSpec(name="abc", kind="classification", domain="letters",

@@ -1,4 +1,4 @@
-"""Pure parts of the student: sub-token alignment, IOB2 repair, metrics on hand-made answers, config."""
+"""Pure parts of the student: sub-token alignment, metrics on hand-made answers, config."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import pytest
 
 from evokd.data import ClassificationSample, LabelSpec, NerSample, TaskSpec
 from evokd.errors import EvokdError
-from evokd.student.config import StudentConfig, resolve_base_model, student_config
+from evokd.params import student_config
+from evokd.student.config import StudentConfig, resolve_base_model
+from evokd.student.encoding import IGNORE, align_labels, first_subtokens
 from evokd.student.metrics import confusion_rows, score
-from evokd.student.ner import IGNORE, align_labels, first_subtokens, repair_iob2
 from evokd.student.predict import Prediction
 from evokd.student.train import train_student
 
@@ -46,15 +47,6 @@ def test_alignment_with_the_bundled_fast_tokenizer() -> None:
     assert len(labels) == len(encoding["input_ids"]) > len(words) + 2  # long names split into sub-tokens
     assert [label for label in labels if label != IGNORE] == [5, 0, 5]
     assert labels[1] == 5 and labels[0] == labels[-1] == IGNORE
-
-
-@pytest.mark.parametrize(("tags", "repaired"), [
-    (["O", "I-PER", "I-PER", "O"], ["O", "B-PER", "I-PER", "O"]),
-    (["B-PER", "I-LOC"], ["B-PER", "B-LOC"]),
-    (["B-ORG", "I-ORG", "O", "B-LOC"], ["B-ORG", "I-ORG", "O", "B-LOC"]),
-])
-def test_repair_iob2(tags: list[str], repaired: list[str]) -> None:
-    assert repair_iob2(tags) == repaired
 
 
 def ner(tags: list[list[str]]) -> list[NerSample]:
