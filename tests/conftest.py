@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fake_openai import FakeOpenAI
+from shared import TINY
 from tenacity import wait_none
 
 from evokd.teacher import client as client_module
@@ -43,6 +45,26 @@ def teacher_server(_teacher_environment: None) -> Iterator[TeacherConfig]:
         yield config
     finally:
         stop_server(config)
+
+
+# ---- student ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_student(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One rotten_tomatoes student for the session (one epoch, seconds): 4 gold test samples and 4 teacher samples
+    of round r01 (hard, from 'tiny-teacher'), so its model card has rounds, stances and origins to describe."""
+    from evokd.benchmarks import load_benchmark, task_spec
+    from evokd.data import ClassificationSample, Provenance
+    from evokd.student.train import train_student
+
+    teacher = Provenance(origin="teacher", teacher_model="tiny-teacher", prompt_set="default", intent="fresh")
+    gold = load_benchmark("rotten_tomatoes")["test"][:8]
+    samples = [*gold[:4], *(ClassificationSample(text=s.text, label=s.label, round="r01", stance="hard",
+                                                 provenance=teacher) for s in gold[4:])]
+    out = tmp_path_factory.mktemp("tiny-student") / "model"
+    train_student(task_spec("rotten_tomatoes"), samples, TINY, out, seed=3)
+    return out
 
 
 # ---- fake teacher (client and fault tests) ---------------------------------------------------------------

@@ -253,8 +253,13 @@ def _launch(config: TeacherConfig, idle_timeout: float | None) -> dict[str, Any]
     with open(paths["log"], "ab") as log_file:
         child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                                  env=server_env(config), start_new_session=True)
-    process = psutil.Process(child.pid)
-    state = {"pid": child.pid, "create_time": process.create_time(), "model": config.model,
+    try:
+        process = psutil.Process(child.pid)
+        created = process.create_time()
+    except psutil.NoSuchProcess:  # gone (and reaped) before it could be looked at: a crash at start
+        raise TeacherUnavailable(f"the teacher server exited while starting; see {paths['log']}:\n"
+                                 f"{_log_tail(paths['log'])}") from None
+    state = {"pid": child.pid, "create_time": created, "model": config.model,
              "resolved_model": model, "served_name": config.served_name, "base_url": config.base_url,
              "log": str(paths["log"]), "started_at": time.time(), "idle_timeout": idle_timeout}
     atomic_write_json(paths["state"], state)

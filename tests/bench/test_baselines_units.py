@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shared import PLAIN_REVIEWS
 
 from evokd.baselines import students
 from evokd.baselines.teacher_data import auggpt_data, rotation, spend_budget, static_data
 from evokd.baselines.zero_shot import evaluation_cache_path, evaluation_subset, zero_shot
-from evokd.data import ClassificationSample, LabelSpec, TaskSpec
+from evokd.data import ClassificationSample
 from evokd.errors import EvokdError
 from evokd.loop.config import LoopConfig
 from evokd.loop.step import Step
@@ -23,9 +24,6 @@ from evokd.teacher.config import TeacherConfig
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = PromptSet(REPO / "prompts", "default")
-SENTIMENT = TaskSpec(name="rt", kind="classification", domain="movie review snippets",
-                     labels=[LabelSpec(name="fresh", description="positive review"),
-                             LabelSpec(name="rotten", description="negative review")])
 SEEDS = [ClassificationSample(text="A warm and witty delight.", label="fresh"),
          ClassificationSample(text="Dull, joyless and far too long.", label="rotten")]
 PROMPT_TOKENS, COMPLETION_TOKENS = 50, 10
@@ -59,7 +57,7 @@ class ScriptedTeacher:
 
 
 def step(teacher: ScriptedTeacher, loop: LoopConfig | None = None) -> Step:
-    return Step(client=teacher, task=SENTIMENT, prompts=PROMPTS, loop=loop or LoopConfig(), seed=13,  # type: ignore[arg-type]
+    return Step(client=teacher, task=PLAIN_REVIEWS, prompts=PROMPTS, loop=loop or LoopConfig(), seed=13,  # type: ignore[arg-type]
                 round="baseline", teacher_model="smol")
 
 
@@ -145,7 +143,7 @@ def test_auggpt_keeps_seed_labels_and_rejects_repeats_across_batches():
 def test_zero_shot_classification_failed_answers_are_wrong_predictions():
     answers = iter([{"label": "rotten"}, None])
     teacher = ScriptedTeacher(lambda request, prompt: next(answers))
-    predictions = zero_shot(teacher, SENTIMENT, PROMPTS, SEEDS, LoopConfig(), 13, SEEDS)
+    predictions = zero_shot(teacher, PLAIN_REVIEWS, PROMPTS, SEEDS, LoopConfig(), 13, SEEDS)
     assert [p.label for p in predictions] == ["rotten", None]
     assert 'Text: "A warm and witty delight."' in teacher.prompts[0]
 
@@ -168,11 +166,11 @@ def test_seeds_records_keep_the_score_the_curve_without_test_scores_and_no_token
     scores = iter([0.5, 0.6, 0.7, 0.4])
     monkeypatch.setattr(students, "train_and_evaluate",
                         lambda *args, **kwargs: {"test": {"score": next(scores), "n": 2}})
-    rounds = students.seeds_rounds(SENTIMENT, SEEDS, SEEDS, None, 7, ["r01", "r02"])  # type: ignore[arg-type]
+    rounds = students.seeds_rounds(PLAIN_REVIEWS, SEEDS, SEEDS, None, 7, ["r01", "r02"])  # type: ignore[arg-type]
     assert (rounds["method"], rounds["score"], rounds["teacher_tokens"]) == ("seeds_rounds", 0.7, 0)
     assert rounds["samples"] == len(SEEDS)
     assert rounds["curve"] == [{"round": "r00", "score": 0.5}, {"round": "r01", "score": 0.6},
                                {"round": "r02", "score": 0.7}]
     assert rounds["test"] == {"score": 0.7, "n": 2} and rounds["wall_s"] >= 0
-    once = students.seeds_only(SENTIMENT, SEEDS, SEEDS, None, 7)  # type: ignore[arg-type]
+    once = students.seeds_only(PLAIN_REVIEWS, SEEDS, SEEDS, None, 7)  # type: ignore[arg-type]
     assert (once["method"], once["score"], list(once)[-1]) == ("seeds", 0.4, "test")

@@ -13,27 +13,19 @@ from pathlib import Path
 
 import yaml
 from fake_openai import FakeOpenAI, Reply
+from shared import NEWS, fake_teacher
 
 from evokd.data import LabelSpec, TaskSpec
-from evokd.teacher.config import TeacherConfig
 
 REPO = Path(__file__).resolve().parents[2]
 
 __all__ = ["NEWS", "PARAMS", "REPO", "SENTIMENT", "FakeOpenAI", "Project", "Reply", "fake_teacher"]
 
 
+# label ids that are their own words: the fault tests' seeds and scripted replies name "positive" and "negative"
 SENTIMENT = TaskSpec(name="reviews", kind="classification", domain="movie reviews",
                      labels=[LabelSpec(name="positive", description="the reviewer liked the film"),
                              LabelSpec(name="negative", description="the reviewer disliked the film")])
-NEWS = TaskSpec(name="news", kind="ner", domain="news",
-                labels=[LabelSpec(name="PER", description="a person"), LabelSpec(name="LOC", description="a place")])
-
-
-def fake_teacher(port: int, **overrides: object) -> TeacherConfig:
-    """A teacher config for a fake on `port`: one request at a time (replies are consumed in order), no autostart."""
-    values = {"model": "org/fake", "served_name": "fake-model", "port": port, "autostart": False,
-              "max_retries": 1, "max_invalid": 2, "timeout": 5.0, "concurrency": 1, "max_tokens": 64, **overrides}
-    return TeacherConfig(**values)
 
 
 PARAMS = {

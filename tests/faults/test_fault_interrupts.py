@@ -76,7 +76,7 @@ def test_a_locked_cache_is_a_clear_error_after_the_wait_and_stays_intact(fake: F
     holder.execute("BEGIN EXCLUSIVE")  # another process in the middle of a write
     monkeypatch.setenv("EVOKD_CACHE_TIMEOUT", "0.5")
     fake.replies = [Reply(content=json.dumps({"text": "A valid answer that must be cached."}))]
-    client = TeacherClient(fake_teacher(fake.port), path)
+    client = TeacherClient(fake_teacher(fake), path)
     started = time.monotonic()
     with pytest.raises(EvokdError, match=rf"teacher cache {path} is locked by another process \(waited 0.5 s\)"):
         generate(Step(client, SENTIMENT, PromptSet(REPO / "prompts", "default"), LoopConfig(n_hard=2, n_easy=0), 13,

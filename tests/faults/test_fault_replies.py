@@ -30,7 +30,7 @@ def times(reply: Reply, count: int) -> list[Reply]:
 
 
 def client_for(fake: FakeOpenAI, tmp_path: Path, **overrides: object) -> TeacherClient:
-    return TeacherClient(fake_teacher(fake.port, **overrides), tmp_path / "cache.sqlite", stage="test")
+    return TeacherClient(fake_teacher(fake, **overrides), tmp_path / "cache.sqlite", stage="test")
 
 
 def step(client: TeacherClient, task=SENTIMENT, **loop: object) -> Step:

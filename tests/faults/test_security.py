@@ -90,7 +90,7 @@ def test_teacher_text_is_stored_verbatim_and_never_run_rendered_or_used_as_a_pat
     monkeypatch.chdir(tmp_path)
     fake.replies = [Reply(content=json.dumps({"text": text})) for text in HOSTILE]
     fake.replies += [Reply(content=json.dumps({"label": "negative"})) for _ in HOSTILE]
-    client = TeacherClient(fake_teacher(fake.port), tmp_path / "cache.sqlite")
+    client = TeacherClient(fake_teacher(fake), tmp_path / "cache.sqlite")
     prompts = PromptSet(REPO / "prompts", "default")
     step = Step(client, SENTIMENT, prompts, LoopConfig(n_hard=3, n_easy=0), 13, "r01", "fake-model")
     inputs, _ = generate(step, None, {}, [])

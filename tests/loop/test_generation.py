@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import shared
+from shared import NEWS
 
 from evokd.data import ClassificationSample, LabelSpec, NerSample, Provenance, TaskSpec, write_samples
 from evokd.io import atomic_write_json
@@ -29,13 +31,10 @@ from evokd.teacher.config import TeacherConfig
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = PromptSet(REPO / "prompts", "default")
 STYLE = "One sentence quoted from a published review, in a critic's voice."
-REVIEWS = TaskSpec(name="rt", kind="classification", domain="Short snippets of film critics' reviews.", style=STYLE,
-                   labels=[LabelSpec(name="fresh", verbalizer="positive", description="the critic likes the film"),
-                           LabelSpec(name="rotten", verbalizer="negative", description="the critic does not")])
+REVIEWS = shared.REVIEWS.model_copy(update={"style": STYLE})  # a short style line the prompts are checked for
 SEEDS = [ClassificationSample(text="A warm, wry and quietly devastating debut.", label="fresh"),
          ClassificationSample(text="Two hours of noise in search of a script.", label="rotten")]
-NEWS = TaskSpec(name="conll", kind="ner", domain="news wire sentences",
-                labels=[LabelSpec(name="PER", description="person"), LabelSpec(name="LOC", description="place")])
+# 77 intents, as banking77: more labels than one request can score
 MANY = TaskSpec(name="bank", kind="classification", domain="bank support chat",
                 labels=[LabelSpec(name=f"intent_{index:02d}", description=f"intent {index}") for index in range(77)])
 

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from fake_openai import FakeOpenAI, Reply
+from shared import BANK, REVIEWS, fake_teacher
 
 from evokd.data import ClassificationSample, LabelSpec, Provenance, TaskSpec, load_task
 from evokd.errors import InputError
@@ -24,9 +25,6 @@ from evokd.teacher.config import TeacherConfig
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = PromptSet(REPO / "prompts", "default")
-REVIEWS = TaskSpec(name="rt", kind="classification", domain="movie review snippets",
-                   labels=[LabelSpec(name="fresh", verbalizer="positive", description="the critic likes the film"),
-                           LabelSpec(name="rotten", verbalizer="negative", description="the critic does not")])
 SEEDS = [ClassificationSample(text="A warm, funny, wise film.", label="fresh"),
          ClassificationSample(text="Two hours I will never get back.", label="rotten")]
 
@@ -138,12 +136,9 @@ def test_single_token_words_are_scored_in_one_call_and_batch_calibrated() -> Non
 
 
 def test_words_of_several_tokens_are_scored_whole_one_call_per_label() -> None:
-    task = TaskSpec(name="bank", kind="classification", domain="bank chat",
-                    labels=[LabelSpec(name="card_arrival", description="where is my card"),
-                            LabelSpec(name="card_linking", description="link a card")])
     client = ScriptedClient({"card arrival": [7, 8], "card linking": [7, 9]},
                             {"where is it": {"card arrival": -0.2, "card linking": -2.0}})
-    answers, how = classify(step(client, task, calibration="none"), ["where is it"])
+    answers, how = classify(step(client, BANK, calibration="none"), ["where is it"])
     assert how["scoring"] == "sequence" and len(client.requests) == 2
     assert {request.scoring.prefill for request in client.requests} == {"card arrival", "card linking"}
     assert answers[0].label == "card_arrival" and answers[0].confidence == pytest.approx(0.8581, abs=1e-4)
@@ -202,8 +197,7 @@ def test_demonstrations_fit_the_character_budget() -> None:
 def test_a_server_without_log_probs_falls_back_to_the_generated_label(fake: FakeOpenAI, tmp_path: Path,
                                                                       caplog: pytest.LogCaptureFixture) -> None:
     fake.replies = [Reply(content='{"label": "negative"}'), Reply(content='{"label": "positive"}')]
-    client = TeacherClient(TeacherConfig(endpoint=fake.base_url, served_name=fake.model, cache=False, concurrency=1),
-                           tmp_path / "c.sqlite")
+    client = TeacherClient(fake_teacher(fake, cache=False), tmp_path / "c.sqlite")
     with caplog.at_level(logging.WARNING):
         samples, stats = label(step(client), [item("so dull", "rotten"), item("lovely", "fresh")], separate=True)
     assert [s.label for s in samples] == ["rotten", "fresh"]  # words mapped back to ids
@@ -252,13 +246,10 @@ def test_real_server_scores_every_label(teacher_server: TeacherConfig, tmp_path:
     for answer in answers:
         assert isinstance(answer, LabelAnswer) and set(answer.probs) == {"fresh", "rotten"}
         assert sum(answer.probs.values()) == pytest.approx(1, abs=1e-3) and 0.5 <= answer.confidence <= 1
-    task = TaskSpec(name="bank", kind="classification", domain="bank chat",
-                    labels=[LabelSpec(name="card_arrival", description="the card has not arrived"),
-                            LabelSpec(name="card_linking", description="linking a card to the app")])
-    answers, how = classify(step(client, task, calibration="none"), ["My new card still has not come in the post."])
+    answers, how = classify(step(client, BANK, calibration="none"), ["My new card still has not come in the post."])
     assert how["scoring"] == "sequence" and answers[0].failure is None
     assert set(answers[0].probs) == {"card_arrival", "card_linking"}
-    answers, how = classify(step(client, task, calibration="none", max_scored_labels=1),
+    answers, how = classify(step(client, BANK, calibration="none", max_scored_labels=1),
                             ["My new card still has not come in the post."])
     assert how["scoring"] == "choice" and answers[0].label in {"card_arrival", "card_linking"}
     assert 0 < answers[0].confidence <= 1 and answers[0].probs is None

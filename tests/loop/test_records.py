@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from shared import PLAIN_REVIEWS
 
-from evokd.data import ClassificationSample, LabelSpec, TaskSpec, parse_sample, write_samples
+from evokd.data import ClassificationSample, parse_sample, write_samples
 from evokd.errors import InputError
 from evokd.io import atomic_write_json
 from evokd.loop.bootstrap import TeacherData, write_bootstrap
@@ -29,9 +30,6 @@ from evokd.loop.records import (
 from evokd.loop.report import build_report
 from evokd.loop.train import Trained
 from evokd.status import round_status
-
-TASK = TaskSpec(name="rt", kind="classification", domain="film reviews",
-                labels=[LabelSpec(name="fresh", description="liked"), LabelSpec(name="rotten", description="not")])
 
 
 def usage(tokens: int) -> TeacherUsage:
@@ -61,11 +59,11 @@ def test_r00_writes_every_round_file_and_its_totals_count_the_warm_up(tmp_path: 
         path.name for path in vars(files).values())  # the files of every round, nothing else
     [history] = read_rows(files.history, AnalysisRecord)  # one record, so DVC never sees an empty file
     assert history == read_record(files.analysis, AnalysisRecord) == AnalysisRecord(round="r00", origin="none")
-    totals = read_round(TASK, files.analysis.parent, tmp_path / "metrics" / "r00.json").totals
+    totals = read_round(PLAIN_REVIEWS, files.analysis.parent, tmp_path / "metrics" / "r00.json").totals
     assert (totals.kept, totals.requested, totals.rejected, totals.teacher.total_tokens) == (2, 5, 2, 200)
-    summary = build_report(TASK, ["r00"], tmp_path / "rounds", tmp_path / "metrics")["summary"]
+    summary = build_report(PLAIN_REVIEWS, ["r00"], tmp_path / "rounds", tmp_path / "metrics")["summary"]
     assert summary["teacher_tokens"] == 200 and summary["rejection_rate"] == 2 / 5 and summary["samples_kept"] == 2
-    row = round_status(TASK, "r00", tmp_path / "rounds", tmp_path / "metrics")
+    row = round_status(PLAIN_REVIEWS, "r00", tmp_path / "rounds", tmp_path / "metrics")
     assert (row["teacher_tokens"], row["rejected"], row["requested"]) == (200, 2, 5)
     assert row["stances"] == {"static": 2} and row["origins"] == {"teacher": 2}
 
@@ -82,15 +80,15 @@ def test_a_round_folder_of_an_older_evokd_is_a_clear_error(tmp_path: Path) -> No
     write_samples(folder / "labeled.jsonl", [])
     atomic_write_json(folder / "bootstrap_stats.json", {"generate": {}, "label": {}})
     with pytest.raises(InputError, match=r"bootstrap_stats.json: written by an older evokd .* rerun `dvc repro`"):
-        read_round(TASK, folder, tmp_path / "r00.json")
+        read_round(PLAIN_REVIEWS, folder, tmp_path / "r00.json")
 
 
 def test_old_sample_lines_read_with_stance_and_origin_apart() -> None:
     old = {"text": "Fine.", "label": "fresh", "round": "r02", "stance": "replay",
            "provenance": {"source": "teacher", "teacher_model": "m", "intent": "fresh"}}
-    sample = parse_sample(json.loads(json.dumps(old)), TASK)
+    sample = parse_sample(json.loads(json.dumps(old)), PLAIN_REVIEWS)
     assert sample.stance is None and sample.provenance.origin == "review" and sample.provenance.teacher_model == "m"
-    hard = parse_sample({**old, "stance": "hard"}, TASK)
+    hard = parse_sample({**old, "stance": "hard"}, PLAIN_REVIEWS)
     assert hard.stance == "hard" and hard.provenance.origin == "teacher"
     with pytest.raises(InputError, match="field 'stance'"):
-        parse_sample({**old, "stance": "sideways"}, TASK)
+        parse_sample({**old, "stance": "sideways"}, PLAIN_REVIEWS)

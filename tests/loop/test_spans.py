@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from fake_openai import FakeOpenAI, Reply
+from shared import fake_teacher
 
 from evokd.data import LabelSpec, TaskSpec
 from evokd.loop.spans import (
@@ -24,7 +25,6 @@ from evokd.loop.step import derive_seed
 from evokd.ner import Span, entity_spans, spans_to_bio, tokenize_words
 from evokd.prompts import PromptSet
 from evokd.teacher.client import TeacherClient
-from evokd.teacher.config import TeacherConfig
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = PromptSet(REPO / "prompts", "default")
@@ -202,9 +202,7 @@ def names(*values: str) -> Reply:
 
 
 def client_for(fake: FakeOpenAI, tmp_path: Path) -> TeacherClient:
-    config = TeacherConfig(model="org/fake", served_name="fake-model", port=fake.port, autostart=False,
-                           max_retries=0, max_invalid=2, timeout=5.0, concurrency=1)  # replies in request order
-    return TeacherClient(config, tmp_path / "cache.sqlite", stage="test")
+    return TeacherClient(fake_teacher(fake, max_retries=0), tmp_path / "cache.sqlite", stage="test")
 
 
 def test_extract_spans_asks_once_per_text_for_entities_among_its_candidates(fake: FakeOpenAI, tmp_path: Path) -> None:

