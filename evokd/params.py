@@ -28,7 +28,7 @@ class TaskParams(BaseModel):
     """Where the task comes from: a packaged benchmark, or the user's own files (README "Your own task").
 
     Every file slot is a dep of the prepare stage (`${task.seeds}` in dvc.yaml). DVC can interpolate neither null
-    nor a list into `deps:` (null crashes it, a list is refused), so a slot not in use names NOT_GIVEN, an empty
+    nor a list into `deps:` (null crashes it, a list is refused), so a slot not in use names NOT_GIVEN, a placeholder
     committed file that never changes, and prepare reads nothing for it.
     """
 

@@ -303,9 +303,8 @@ def unlabelled_pool(texts: Sequence[str], held_out: Sequence[Sample], cap: int, 
 
 
 def prepare_task(params: TaskParams, seed: int, out_dir: str | Path) -> list[Path]:
-    """Write task.yaml, seeds.jsonl, test.jsonl / dev.jsonl (where there are) and unlabelled.jsonl (empty when
-    there are no texts, so that the generate stage can depend on that file alone and not on the gold test set)
-    into out_dir. Everything is read and checked before the first file is written."""
+    """Write task.yaml, seeds.jsonl, test.jsonl / dev.jsonl (where there are) and unlabelled.jsonl (always; empty
+    when there are no texts) into out_dir. Everything is read and checked before the first file is written."""
     prepared = _benchmark(params, seed) if params.benchmark else _own(params)
     held_out = [*prepared.seeds, *(prepared.test or []), *(prepared.dev or [])]
     pool = unlabelled_pool(prepared.unlabelled, held_out, params.unlabelled_max, seed)

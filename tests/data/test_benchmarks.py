@@ -130,4 +130,4 @@ def test_a_benchmarks_train_texts_as_the_unlabelled_pool(tmp_path: Path) -> None
 
 def test_no_unlabelled_pool_by_default(tmp_path: Path) -> None:
     prepare_task(TaskParams(benchmark="rotten_tomatoes"), 3, tmp_path)
-    assert (tmp_path / "unlabelled.jsonl").read_bytes() == b""  # empty, so that generate can depend on it alone
+    assert (tmp_path / "unlabelled.jsonl").read_bytes() == b""  # always written, empty without texts
