@@ -59,11 +59,6 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Read a JSONL file; any line that is not a JSON object is an InputError naming file and line."""
-    return [row for _number, row in read_jsonl_numbered(path)]
-
-
 def read_jsonl_numbered(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, object) pairs of a JSONL file, for errors that name the line; blank lines are skipped."""
     path = Path(path)
