@@ -30,6 +30,13 @@ MAX_NAMES = 8
 MAX_ENTITIES = 8
 # Tokens no entity contains (0.1 % of CoNLL-2003 train entities do): n-grams across them are no candidates.
 SEPARATORS = frozenset(',;:!?()[]{}"“”')
+# Words a period ends without ending the sentence (`Mr. Lee`, `St. Louis`, `Acme Corp. Chairman`); initials
+# (`U.S.`, `W.`) are told by their shape.
+ABBREVIATIONS = frozenset({"Mr", "Mrs", "Ms", "Dr", "Prof", "Jr", "Sr", "St", "Mt", "Gen", "Gov", "Sen", "Rep",
+                           "Rev", "Lt", "Col", "Capt", "Sgt", "Inc", "Corp", "Co", "Ltd"})
+# A bracket, or sentence-final punctuation (with closing quotes) before whitespace; group 1: what follows it
+_BOUNDARY = re.compile(r"[\[\]]|[.!?][\"'”’)]*(?=\s+(\S))")
+_MARKER = re.compile(r"\[([^\[\]]*)\]")  # a marker with no bracket inside
 
 
 class MarkupError(ValueError):
@@ -38,6 +45,51 @@ class MarkupError(ValueError):
     def __init__(self, reason: str, detail: str):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
+
+
+def first_sentence(markup: str) -> str:
+    """The first sentence of a marked-up answer: asked for one sentence, a small teacher (Qwen2.5-Coder-1.5B)
+    often writes a good one, then runs on with more until max_tokens cuts it (`... [ORG`), or copies the prompt.
+
+    A sentence ends outside brackets at `.`, `!` or `?` (and closing quotes) followed by whitespace and an
+    uppercase letter, a quote or `[`, but not after an abbreviation (ABBREVIATIONS) or initials (`U.S.`, `W.`).
+    A text with no such end is returned whole.
+    """
+    depth = 0
+    for match in _BOUNDARY.finditer(markup):
+        if match.group() == "[":
+            depth += 1
+        elif match.group() == "]":
+            depth = max(depth - 1, 0)
+        elif depth == 0 and not _abbreviation(markup[:match.start()]):
+            follower = match.group(1)
+            if follower.isupper() or follower in "\"'“‘[":
+                return markup[:match.end()]
+    return markup
+
+
+def _abbreviation(before: str) -> bool:
+    """Whether the word that ends `before` (a period follows it) is an abbreviation or initials."""
+    word = re.split(r"[^\w.]", before)[-1]
+    return word in ABBREVIATIONS or re.fullmatch(r"[A-Z]|(?:[A-Za-z]\.)+[A-Za-z]", word) is not None
+
+
+def unwrap_foreign(markup: str, types: Sequence[str]) -> str:
+    """`markup` without the markers that name no entity of the task: a marker of a type the task lacks
+    (`[NUM 382]`, `[DATE May 4]`: a first word of 3+ capitals that is not a type) becomes its words, and an
+    empty marker of a type (`[ORG]`) is removed. Small teachers write both in otherwise good sentences, which
+    parse_markup would refuse (unknown_type, empty_entity). Other markers are left to parse_markup."""
+    known = {name.lower() for name in types}
+
+    def unwrap(match: re.Match[str]) -> str:
+        kind, *rest = match.group(1).split(None, 1) or [""]
+        if kind.lower() in known:
+            return match.group() if rest else ""
+        if rest and re.fullmatch(r"[A-Z][A-Z_]{2,}", kind):
+            return rest[0]
+        return match.group()
+
+    return _MARKER.sub(unwrap, markup)
 
 
 def parse_markup(text: str, types: Sequence[str]) -> tuple[str, list[Span]]:

@@ -223,7 +223,7 @@ def test_no_selection_without_a_previous_student(monkeypatch):
 
 def test_ner_markup_becomes_plain_text_and_proposed_spans_and_bad_markup_is_rejected(monkeypatch):
     answers = ["[PER Ann Lee] flew to [LOC Oslo] on Monday.", "[PER Ann Lee flew to Oslo on Tuesday.",
-               "[PLANET Mars] was bright over [LOC Rome] tonight.", "Ann Lee flew to Oslo on Monday."]
+               "[LOC Bank of [LOC Rome]] was bright tonight.", "Ann Lee flew to Oslo on Monday."]
     client, _sent = scripted(monkeypatch, lambda request, n: {"text": answers[n]})
     pool = [NerSample(tokens=["Bo", "ran", "in", "Rome"], tags=["B-PER", "O", "O", "B-LOC"])]
     kept, stats = generate(step(client, NEWS, "r00", n_hard=4, n_easy=0), None, {}, pool)
@@ -231,6 +231,36 @@ def test_ner_markup_becomes_plain_text_and_proposed_spans_and_bad_markup_is_reje
     assert [(span.text, span.type) for span in kept[0].proposed_spans] == [("Ann Lee", "PER"), ("Oslo", "LOC")]
     # the plain text is what dedup sees: the last answer repeats the first one's text
     assert stats.rejects == {"bad_markup": 2, "duplicate": 1}
+
+
+def test_ner_hard_prompts_show_the_direction_but_not_the_summary_and_ask_for_one_short_sentence(monkeypatch):
+    # Qwen2.5-Coder-1.5B, 16 hard conll2003 requests: 10 copies of the summary with it shown, none without
+    analysis = Analysis(summary="The student's weaknesses are in per-type F1 scores.", weak_labels=["PER"],
+                        mastered_labels=["LOC"], directions=["use nicknames"])
+    client, sent = scripted(monkeypatch, numbered_texts)
+    generate(step(client, NEWS, n_hard=2, n_easy=0), analysis, {"PER": 0.2, "LOC": 0.9}, [])
+    prompts = [prompt_of(request) for request in sent]
+    assert len(prompts) == 2 and all("use nicknames" in prompt and "weaknesses" not in prompt for prompt in prompts)
+    assert all("ONE sentence of at most 30 words" in prompt for prompt in prompts)
+
+
+def test_ner_answers_keep_their_first_sentence_and_the_words_of_other_types_but_not_prompt_echoes(monkeypatch):
+    answers = [
+        # Qwen2.5-Coder-1.5B runs on past its sentence until max_tokens cuts the markup
+        "[PER Ann Lee] met Mr. Smith of the U.S. Senate in [LOC Oslo]. [PER Bo] celebrated by [PER having a [LOC",
+        # types NEWS lacks (it has PER and LOC), and an empty marker
+        "The [ORG European Union] [LOC] paid [NUM 382] euros to [LOC Rome] on [DATE May 4].",
+        "The student's weaknesses are in per-type F1 scores for PER and LOC.",
+        "[PER Cy] said " + "very " * 60 + "much. [LOC Oslo] agreed.",  # its first sentence alone is too long
+    ]
+    client, _sent = scripted(monkeypatch, lambda request, n: {"text": answers[n]})
+    pool = [NerSample(tokens=["Bo", "ran", "in", "Rome"], tags=["B-PER", "O", "O", "B-LOC"])]
+    kept, stats = generate(step(client, NEWS, "r00", n_hard=4, n_easy=0), None, {}, pool)
+    assert [item.text for item in kept] == ["Ann Lee met Mr. Smith of the U.S. Senate in Oslo.",
+                                            "The European Union paid 382 euros to Rome on May 4."]
+    assert [[(span.text, span.type) for span in item.proposed_spans] for item in kept] == [
+        [("Ann Lee", "PER"), ("Oslo", "LOC")], [("Rome", "LOC")]]
+    assert stats.rejects == {"not_a_sentence": 1, "too_long": 1}
 
 
 # ---- label balance ---------------------------------------------------------------------------------------------

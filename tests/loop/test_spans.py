@@ -16,10 +16,12 @@ from evokd.loop.spans import (
     candidates,
     entities_schema,
     extract_spans,
+    first_sentence,
     merge_spans,
     names_schema,
     parse_markup,
     to_markup,
+    unwrap_foreign,
 )
 from evokd.loop.step import derive_seed
 from evokd.ner import Span, entity_spans, spans_to_bio, tokenize_words
@@ -97,6 +99,52 @@ def test_markup_errors_name_a_short_reason(markup: str, reason: str) -> None:
         parse_markup(markup, TYPES)
     assert error.value.reason == reason and str(error.value).startswith(reason + ":")
     assert isinstance(error.value, ValueError)
+
+
+# ---- first_sentence and unwrap_foreign: what a small teacher writes around a good sentence -------------------
+
+
+@pytest.mark.parametrize(("answer", "first"), [
+    # Qwen2.5-Coder-1.5B answers: one sentence, then more until max_tokens cuts one ([ORG), or the prompt copied
+    ("It was reported that [PER Taylor] won the [ORG NFL] Super Bowl in [LOC Los Angeles]. [PER Brown] celebrated "
+     "by [PER having a [LOC beach party] on [LOC Hawaii]. [ORG",
+     "It was reported that [PER Taylor] won the [ORG NFL] Super Bowl in [LOC Los Angeles]."),
+    ("The previous mark of 26:43.53 was set by [LOC Ethiopia] 's [PER Haile Gebreselassie] in June last year . The "
+     "student's weaknesses are in per-type F1 scores.",
+     "The previous mark of 26:43.53 was set by [LOC Ethiopia] 's [PER Haile Gebreselassie] in June last year ."),
+    ("The [ORG Microsoft] release came with a new [LOC Windows Store]. [ORG Microsoft] [ORG Windows]",
+     "The [ORG Microsoft] release came with a new [LOC Windows Store]."),
+    # no end after abbreviations and initials, nor inside brackets
+    ("Mr. Smith of the U.S. Senate met George W. Bush and Acme Corp. Chairman Al Ng in St. Louis. He left.",
+     "Mr. Smith of the U.S. Senate met George W. Bush and Acme Corp. Chairman Al Ng in St. Louis."),
+    ("[PER Martin Luther King Jr.] and [ORG Yahoo! Inc] won 3-1 in 1968. [LOC Oslo] lost.",
+     "[PER Martin Luther King Jr.] and [ORG Yahoo! Inc] won 3-1 in 1968."),
+    ('He said "we won." The crowd cheered.', 'He said "we won."'),
+    ("Who won? [PER Ann] did.", "Who won?"),
+    # no end before a lower-case word or a digit: the text is one sentence
+    ("Shares rose 3.5 pct. analysts said, after No. 2 fell.", "Shares rose 3.5 pct. analysts said, after No. 2 fell."),
+])
+def test_first_sentence_ends_at_the_first_sentence_end_outside_brackets(answer: str, first: str) -> None:
+    assert first_sentence(answer) == first
+
+
+def test_unwrap_foreign_keeps_the_words_of_other_types_and_drops_empty_markers() -> None:
+    answer = "The European Union [ORG] paid [NUM 382] dollars to [LOC Rome] on [DATE February 4, 1968] [per]."
+    assert unwrap_foreign(answer, TYPES) == "The European Union  paid 382 dollars to [LOC Rome] on February 4, 1968 ."
+    assert parse_markup(unwrap_foreign(answer, TYPES), TYPES) == (
+        "The European Union paid 382 dollars to Rome on February 4, 1968 .", spans(("Rome", "LOC")))
+    assert unwrap_foreign("[ORG Bank of [DATE 1990]] said", TYPES) == "[ORG Bank of 1990] said"
+
+
+@pytest.mark.parametrize("markup", [
+    "[Oslo] is cold.",  # one word: an entity without a type, or a type without words
+    "[the Bank of England] said.",  # not a type
+    "[US Army] troops",  # two capitals are more often a name than a type
+    "[PER ,] flew to Oslo.",
+    "[ORG Bank of [LOC England]] said.",
+])
+def test_unwrap_foreign_leaves_other_markers_to_parse_markup(markup: str) -> None:
+    assert unwrap_foreign(markup, TYPES) == markup
 
 
 CONLL_LIKE = [
