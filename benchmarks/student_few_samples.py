@@ -10,10 +10,13 @@ batch 16, 3 epochs (6 steps on 24 samples). Scored by macro-F1 on a fixed 500-sa
   (confidence 0.6), i.e. the teacher is wrong on a fifth of its labels and less sure when it is. Trained at
   `--noisy-steps` with hard or soft targets, with and without confidence weighting.
 
+- `many labels` rows (with `--many-labels`): BANKING77 1-shot, its 77 gold seeds alone, at the floor of 60 steps
+  (`min_steps_per_label: 0`) and at today's 4 steps per label (308 steps), scored on 500 test queries.
+
 Every row is the mean over `--draws` draws (the draw seeds the seeds, the 22 samples, the noise and training).
 Ratios are to the clean min_steps=0 row. F1 does not depend on the machine; times do (shared cores).
 
-    python benchmarks/student_few_samples.py [--draws 2] [--noisy-steps 60]
+    python benchmarks/student_few_samples.py [--draws 2] [--noisy-steps 60] [--many-labels]
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from evokd.student.metrics import score
 from evokd.student.predict import predict
 from evokd.student.train import train_student
 
-BASE = {"base_model": "bundled:all-minilm-l6-v2", "learning_rate": 1e-4, "batch_size": 16, "epochs": 3}
+# min_steps_per_label 0: the rotten_tomatoes rows vary min_steps alone
+BASE = {"base_model": "bundled:all-minilm-l6-v2", "learning_rate": 1e-4, "batch_size": 16, "epochs": 3,
+        "min_steps_per_label": 0}
 STEPS = (0, 30, 60, 120)
 TEACHER_SAMPLES = 22
 TEST_SAMPLES = 500
@@ -66,6 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=2)
     parser.add_argument("--noisy-steps", type=int, default=60)
+    parser.add_argument("--many-labels", action="store_true", help="add the BANKING77 rows (77 labels)")
     options = parser.parse_args()
 
     task = task_spec("rotten_tomatoes")
@@ -86,6 +92,18 @@ def main() -> None:
         for name, (train, extra) in runs.items():
             rows.setdefault(name, []).append(run(task, train, test, StudentConfig(**BASE, **extra), seed=draw))
             print(json.dumps({"draw": draw, "row": name, **rows[name][-1]}), flush=True)
+
+    if options.many_labels:
+        intents = task_spec("banking77")
+        banking = load_benchmark("banking77")
+        queries = random.Random(0).sample(banking["test"], TEST_SAMPLES)
+        for draw in range(options.draws):
+            seeds = sample_shots(intents, banking["train"], 1, seed=draw)
+            for per_label in (0, 4):
+                name = f"many labels: 77 seeds, min_steps_per_label={per_label}"
+                config = StudentConfig(**{**BASE, "min_steps": 60, "min_steps_per_label": per_label})
+                rows.setdefault(name, []).append(run(intents, seeds, queries, config, seed=draw))
+                print(json.dumps({"draw": draw, "row": name, **rows[name][-1]}), flush=True)
 
     reference = statistics.mean(r["macro_f1"] for r in rows[f"clean hard min_steps={STEPS[0]}"])
     print(f"\nrotten_tomatoes, 2 seeds + {TEACHER_SAMPLES} samples, {TEST_SAMPLES} test snippets, "

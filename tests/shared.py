@@ -32,7 +32,7 @@ LETTERS = TaskSpec(name="abc", kind="classification", domain="letters",
                    labels=[LabelSpec(name=name, description=name) for name in ("a", "b", "c")])
 
 # a student trained in seconds: one epoch, short inputs
-TINY = StudentConfig(epochs=1, min_steps=0, batch_size=8, max_length=32)
+TINY = StudentConfig(epochs=1, min_steps=0, min_steps_per_label=0, batch_size=8, max_length=32)
 
 
 def fake_teacher(fake: FakeOpenAI, **overrides: object) -> TeacherConfig:

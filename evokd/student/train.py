@@ -4,8 +4,9 @@ Speed on CPU comes from padding less, not from a custom loop: batches are padded
 training order groups examples of similar length (`train_sampling_strategy="group_by_length"`).
 `benchmarks/student_speed.py` measures this against a plain Trainer. The checkpoint is a plain
 `save_pretrained` folder (weights, config with id2label/label2id, tokenizer) without optimizer state, so
-`transformers.pipeline(...)` loads it as it is. A run lasts at least `min_steps` optimizer steps (few samples
-need more steps than their epochs give); classification trains on targets and weights from evokd.student.targets.
+`transformers.pipeline(...)` loads it as it is. A run lasts at least `min_steps` optimizer steps, more for many
+labels (few samples need more steps than their epochs give); classification trains on targets and weights from
+evokd.student.targets.
 """
 
 from __future__ import annotations
@@ -50,10 +51,12 @@ def collator(task: TaskSpec, tokenizer: Any) -> Any:
     return DataCollatorWithPadding(tokenizer)
 
 
-def training_steps(config: StudentConfig, n_samples: int) -> int:
+def training_steps(config: StudentConfig, n_samples: int, n_labels: int) -> int:
     """Optimizer steps of a run: `epochs` passes (the Trainer's count, ceil(N / batch_size) steps per pass), but
-    at least `min_steps`. On a few dozen samples the epochs alone give a handful of steps, too few to learn."""
-    return max(config.min_steps, math.ceil(config.epochs * math.ceil(n_samples / config.batch_size)))
+    at least `min_steps` and `min_steps_per_label` x labels. On a few dozen samples the epochs alone give a handful
+    of steps, too few to learn; a head of many labels needs more of them than a head of two."""
+    floor = max(config.min_steps, config.min_steps_per_label * n_labels)
+    return max(floor, math.ceil(config.epochs * math.ceil(n_samples / config.batch_size)))
 
 
 def training_arguments(config: StudentConfig, output_dir: str, seed: int, group_by_length: bool,
@@ -102,7 +105,7 @@ def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConf
     source = str(init_from) if init_from is not None else resolve_base_model(config.base_model)
     model, tokenizer = load_model(source, task)
     features = encode(task, samples, tokenizer, config.max_length)
-    steps = training_steps(config, len(features))
+    steps = training_steps(config, len(features), len(label_list(task)))
     with tempfile.TemporaryDirectory(prefix="evokd-train-") as scratch:
         kwargs = {"model": model, "processing_class": tokenizer, "callbacks": [StopOnSignal()],
                   "args": training_arguments(config, scratch, seed, group_by_length=True, max_steps=steps)}

@@ -33,7 +33,7 @@ PARAMS = {
     "task": {"benchmark": "rotten_tomatoes", "shots": 1},
     "teacher": {"model": "org/fake", "served_name": "fake-model", "autostart": False, "max_retries": 1,
                 "concurrency": 1, "timeout": 5.0},
-    "student": {"base_model": "bundled:all-minilm-l6-v2", "epochs": 1, "min_steps": 0},
+    "student": {"base_model": "bundled:all-minilm-l6-v2", "epochs": 1, "min_steps": 0, "min_steps_per_label": 0},
     "loop": {"n_hard": 4, "n_easy": 0},
     "rounds": {"r01": {"prev": "r00"}},
 }

@@ -16,7 +16,7 @@ PROJECT_FILES = ("dvc.yaml", "params.yaml", ".gitignore", "evokd", "stages", "pr
 # Small enough for CI on 2 cores, large enough that every step has data to work on.
 SMALL = {
     "loop": {"n_hard": 3, "n_easy": 2, "n_wrong": 3, "n_correct": 2, "review_size": 4},
-    "student": {"epochs": 1, "min_steps": 8},
+    "student": {"epochs": 1, "min_steps": 8, "min_steps_per_label": 0},
     "teacher": {"max_tokens": 96, "concurrency": 8},
 }
 

@@ -110,10 +110,13 @@ def test_collator_pads_dynamically_and_carries_targets_and_weights() -> None:
 
 
 def test_training_steps_floor_and_epochs() -> None:
-    assert training_steps(StudentConfig(epochs=3, batch_size=16, min_steps=0), 24) == 6  # 2 batches an epoch
-    assert training_steps(StudentConfig(epochs=3, batch_size=16, min_steps=60), 24) == 60
-    assert training_steps(StudentConfig(epochs=1, batch_size=16, min_steps=60), 10_000) == 625
-    assert training_steps(StudentConfig(epochs=0.5, batch_size=4, min_steps=0), 10) == 2
+    assert training_steps(StudentConfig(epochs=3, batch_size=16, min_steps=0, min_steps_per_label=0), 24, 2) == 6
+    assert training_steps(StudentConfig(epochs=3, batch_size=16, min_steps=60), 24, 2) == 60
+    assert training_steps(StudentConfig(epochs=1, batch_size=16, min_steps=60), 10_000, 2) == 625
+    assert training_steps(StudentConfig(epochs=0.5, batch_size=4, min_steps=0, min_steps_per_label=0), 10, 2) == 2
+    # many labels raise the floor: 77 BANKING77 intents x 4, above min_steps; 2 labels x 4 stay below it
+    assert training_steps(StudentConfig(epochs=3, batch_size=16, min_steps=60), 77, 77) == 308
+    assert training_steps(StudentConfig(epochs=3, batch_size=16, min_steps=60, min_steps_per_label=0), 77, 77) == 60
 
 
 def test_warmup_is_a_share_of_the_steps(tmp_path: Path) -> None:

@@ -86,7 +86,7 @@ def test_classification_pipeline_round_trip(sentiment_run: dict) -> None:
 
 def test_training_continues_from_a_checkpoint(sentiment_run: dict, tmp_path: Path) -> None:
     task = task_spec("rotten_tomatoes")
-    config = StudentConfig(epochs=1, min_steps=0, learning_rate=1e-5)
+    config = StudentConfig(epochs=1, min_steps=0, min_steps_per_label=0, learning_rate=1e-5)
     log = train_student(task, sentiment_run["test"][:16], config, tmp_path / "next",
                         init_from=sentiment_run["root"] / "model", seed=1)
     assert log["init_from"] == str(sentiment_run["root"] / "model")
