@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from evokd.bench.methods import BASELINES
 from evokd.entry import run_command, setup_logging
 
 
@@ -233,9 +234,11 @@ def _seed_list(text: str, option: str) -> list[int]:
 @click.option("--ablation-seeds", default=None, help="Run the ablations on these seeds only (comma-separated; "
               "default with --ablations: every seed).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("metrics/bench"), show_default=True)
+@click.option("--baselines", "baseline_list", default=",".join(BASELINES), show_default=True,
+              help="The baselines to run beside EvoKD, comma-separated (fewer: a cheaper bench).")
 @click.option("--resume", is_flag=True, help="Keep the results of an interrupted bench in OUT; run only the rest.")
 def bench(benchmark: str, shots: int, seed_list: str, rounds: int | None, ablations: bool,
-          ablation_seeds: str | None, out: Path, resume: bool) -> None:
+          ablation_seeds: str | None, out: Path, baseline_list: str, resume: bool) -> None:
     """Run EvoKD and every baseline over seeds as DVC experiments; write OUT/BENCHMARK.{json,md,png}.
 
     Run it in a git + DVC checkout of the project you can spare: every run is a `dvc exp run` in the workspace.
@@ -244,10 +247,17 @@ def bench(benchmark: str, shots: int, seed_list: str, rounds: int | None, ablati
 
     seeds = _seed_list(seed_list, "--seeds")
     varied = _seed_list(ablation_seeds, "--ablation-seeds") if ablation_seeds else seeds if ablations else []
+    baselines = [name.strip() for name in baseline_list.split(",") if name.strip()]
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        raise click.BadParameter(f"unknown baseline(s) {', '.join(unknown)}; known: {', '.join(BASELINES)}",
+                                 param_hint="--baselines")
     command = (f"evokd bench --benchmark {benchmark} --shots {shots} --seeds {','.join(map(str, seeds))}"
                + (f" --rounds {rounds}" if rounds is not None else "")
-               + (f" --ablations --ablation-seeds {','.join(map(str, varied))}" if varied else "") + f" --out {out}")
-    run_bench(Path.cwd(), benchmark, shots, seeds, rounds, varied, out, command, resume=resume)
+               + (f" --ablations --ablation-seeds {','.join(map(str, varied))}" if varied else "")
+               + (f" --baselines {','.join(baselines)}" if set(baselines) != set(BASELINES) else "") + f" --out {out}")
+    run_bench(Path.cwd(), benchmark, shots, seeds, rounds, varied, out, command, resume=resume,
+              baselines=baselines)
     click.echo(f"wrote {out / benchmark}.json, .md and .png")
 
 

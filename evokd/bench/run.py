@@ -128,12 +128,13 @@ def override(key: str, value: Any) -> str:
     return f"{key}={rendered}"
 
 
-def run_experiment(repo: Path, name: str, overrides: dict[str, Any], target: str, log_path: Path) -> dict[str, float]:
+def run_experiment(repo: Path, name: str, overrides: dict[str, Any], targets: list[str], log_path: Path
+                   ) -> dict[str, float]:
     """`dvc exp run` in the workspace, its output streamed to log_path; returns the seconds of each stage."""
     command = ["dvc", "exp", "run", "-n", name]
     for key, value in overrides.items():
         command += ["-S", override(key, value)]
-    command.append(target)
+    command += targets
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "DVC_NO_ANALYTICS": "1"}
     log.info("experiment %s: %s", name, " ".join(command))
     lines: list[tuple[float, str]] = []
@@ -153,8 +154,11 @@ def run_experiment(repo: Path, name: str, overrides: dict[str, Any], target: str
 
 
 def run_bench(repo: Path, benchmark: str, shots: int, seeds: list[int], rounds: int | None, ablation_seeds: list[int],
-              out: Path, command: str, resume: bool = False) -> dict[str, Any]:
+              out: Path, command: str, resume: bool = False, baselines: Iterable[str] = BASELINES) -> dict[str, Any]:
     """Run every experiment, rewriting out/<benchmark>.{json,md,png} after each, and return the report.
+
+    A main run is the whole benchmarks/dvc.yaml, or with fewer `baselines` only their stages (DVC runs the loop
+    stages they depend on) and the comparison.
 
     params.yaml is reset to its starting text (with --rounds applied) before every run, so the `-S` values of one
     experiment never leak into the next, and restored at the end. With `resume`, the records of an interrupted
@@ -164,6 +168,7 @@ def run_bench(repo: Path, benchmark: str, shots: int, seeds: list[int], rounds: 
     from evokd.params import load_params, rewrite_rounds
     from evokd.teacher.server import ensure_server, is_serving, start_server, stop_server
 
+    baselines = [name for name in BASELINES if name in set(baselines)]  # in table order
     params_path = repo / "params.yaml"
     original = params_path.read_text(encoding="utf-8")
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -182,7 +187,7 @@ def run_bench(repo: Path, benchmark: str, shots: int, seeds: list[int], rounds: 
         else:
             ensure_server(params.teacher)
         report = {"benchmark": benchmark, "shots": shots, "seeds": seeds, "command": command,
-                  "setup": setup_line(params, rounds), "started": stamp}
+                  "setup": setup_line(params, rounds), "baselines": list(baselines), "started": stamp}
         if resume:
             records = resumable_records(out / f"{benchmark}.json", report)
         for seed, variant in pending_runs(seeds, ablation_seeds, records):
@@ -194,16 +199,20 @@ def run_bench(repo: Path, benchmark: str, shots: int, seeds: list[int], rounds: 
                 overrides[ABLATIONS[variant][1]] = ABLATIONS[variant][2]
             params_path.write_text(base_text, encoding="utf-8")
             name = f"{benchmark}-k{shots}-s{seed}-{variant}-{stamp}".replace("_", "-")
-            target = "benchmarks/dvc.yaml" if variant == "main" else "dvc.yaml"
+            targets = ["dvc.yaml"]
+            if variant == "main":
+                everything = baselines == list(BASELINES)
+                targets = ["benchmarks/dvc.yaml"] if everything else [
+                    f"benchmarks/dvc.yaml:{stage}" for stage in [*baselines, "compare"]]
             started = time.monotonic()
-            stages = run_experiment(repo, name, overrides, target, repo / LOG_DIR / f"{name}.log")
+            stages = run_experiment(repo, name, overrides, targets, repo / LOG_DIR / f"{name}.log")
             loop_method = "evokd" if variant == "main" else variant
             walls = method_seconds(stages, loop_method)
             evokd = evokd_result(repo)
             report["metric"] = evokd.pop("metric")
             results = {loop_method: evokd}
             if variant == "main":
-                results.update({baseline: baseline_result(repo, baseline) for baseline in BASELINES})
+                results.update({baseline: baseline_result(repo, baseline) for baseline in baselines})
             records += [{"method": method, "seed": seed, "experiment": name, "wall_s": walls.get(method),
                          **result} for method, result in results.items()]
             log.info("experiment %s done in %.0f s", name, time.monotonic() - started)
@@ -219,8 +228,8 @@ def resumable_records(path: Path, report: dict[str, Any]) -> list[Record]:
     """The records of an earlier, interrupted bench at `path`; refused when its setup differs from this one."""
     if not path.is_file():
         return []
-    earlier = read_json(path)
-    for key in ("benchmark", "shots", "setup"):
+    earlier = {"baselines": list(BASELINES), **read_json(path)}  # a bench before --baselines ran all of them
+    for key in ("benchmark", "shots", "setup", "baselines"):
         if earlier.get(key) != report[key]:
             raise EvokdError(f"{path}: cannot resume, its {key} is {earlier.get(key)!r}, this bench's is "
                              f"{report[key]!r}; use another --out")

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from evokd.baselines import students
-from evokd.bench.methods import ABLATIONS
+from evokd.bench import run
+from evokd.bench.methods import ABLATIONS, BASELINES
 from evokd.bench.run import method_seconds, pending_runs, resumable_records, stage_seconds
 from evokd.bench.tables import aggregate, comparison_curves, equal_token_curve, markdown, noise_rows, plot
 from evokd.errors import EvokdError
@@ -95,7 +96,8 @@ def test_noise_rows_sum_over_seeds_and_average_fooled_rate_by_round():
 
 def report_of(records: list[dict]) -> dict:
     return {"benchmark": "rotten_tomatoes", "shots": 1, "seeds": [1, 2], "command": "evokd bench --seeds 1,2",
-            "setup": "tiny", "metric": "macro_f1", "records": records, "summary": aggregate(records),
+            "setup": "tiny", "baselines": list(BASELINES), "metric": "macro_f1", "records": records,
+            "summary": aggregate(records),
             "equal_tokens": equal_token_curve(records), "noise": noise_rows(records)}
 
 
@@ -137,6 +139,34 @@ def test_resume_keeps_records_of_the_same_setup_only(tmp_path: Path):
     assert resumable_records(path, report_of([])) == RECORDS
     with pytest.raises(EvokdError, match="cannot resume, its setup"):
         resumable_records(path, {**report_of([]), "setup": "bigger"})
+    with pytest.raises(EvokdError, match="cannot resume, its baselines"):
+        resumable_records(path, {**report_of([]), "baselines": ["static"]})
+    old = {key: value for key, value in report_of(RECORDS).items() if key != "baselines"}  # before --baselines
+    atomic_write_json(path, old)
+    assert resumable_records(path, report_of([])) == RECORDS
+
+
+def test_bench_with_fewer_baselines_runs_only_their_stages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`--baselines static,seeds_rounds`: the main run targets those stages and the comparison (DVC runs the loop
+    stages they depend on), and only they are read and reported; params.yaml is as it was afterwards."""
+    from evokd.teacher import server
+
+    params = Path(__file__).resolve().parents[2] / "params.yaml"
+    (tmp_path / "params.yaml").write_text(params.read_text(encoding="utf-8"), encoding="utf-8")
+    targets: list[list[str]] = []
+    monkeypatch.setattr(server, "is_serving", lambda config: True)
+    monkeypatch.setattr(server, "ensure_server", lambda config: None)
+    monkeypatch.setattr(run, "run_experiment", lambda repo, name, overrides, names, log: targets.append(names) or {})
+    monkeypatch.setattr(run, "evokd_result", lambda repo: {"metric": "macro_f1", **RECORDS[0]})
+    read: list[str] = []
+    monkeypatch.setattr(run, "baseline_result", lambda repo, name: read.append(name) or record(
+        name, 1, 0.5, curve=curve((100, 0.4), (300, 0.5))))
+    report = run.run_bench(tmp_path, "rotten_tomatoes", 1, [1], None, [], tmp_path / "out", "evokd bench (test)",
+                           baselines=["static", "seeds_rounds"])
+    assert targets == [[f"benchmarks/dvc.yaml:{stage}" for stage in ("seeds_rounds", "static", "compare")]]
+    assert read == ["seeds_rounds", "static"] and report["baselines"] == ["seeds_rounds", "static"]
+    assert {r["method"] for r in report["records"]} == {"evokd", "seeds_rounds", "static"}
+    assert (tmp_path / "params.yaml").read_text(encoding="utf-8") == params.read_text(encoding="utf-8")
 
 
 def test_comparison_curves_put_baselines_next_to_evokd():
