@@ -35,7 +35,10 @@ class LoopConfig(BaseModel):
     separate_labeling: bool = True
     init: bool = False
     n_init: int = Field(2, ge=0, description="paraphrases per seed for the init warm-up (EvoKD+Init)")
-    disagreement: Literal["keep_teacher", "drop"] = "keep_teacher"
+    disagreement: Literal["keep_teacher", "drop", "keep_intent"] = Field(
+        "keep_teacher", description="when the teacher's label is not the one the input was written for: keep the "
+        "teacher's, drop the input, or keep the intended label (classification; a teacher that writes to a label "
+        "better than it picks one of many: BANKING77, 7 of 32 agreed)")
     calibration: Literal["batch", "contextual", "none"] = Field(
         "batch", description="how the teacher's label probabilities are calibrated: over the round's batch, "
         "against a content-free input, or not at all")

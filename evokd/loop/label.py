@@ -261,6 +261,8 @@ def label(step: Step, inputs: list[GeneratedInput], separate: bool, demos: Seque
             if config.disagreement == "drop":
                 rejects["disagreement"] += 1
                 continue
+            if config.disagreement == "keep_intent" and task.kind == "classification":
+                answer = LabelAnswer(label=item.intent)  # the teacher's distribution was for another label
         try:
             samples.append(to_sample(task, item, answer))
         except ValueError:

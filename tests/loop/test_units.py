@@ -78,6 +78,14 @@ def test_label_policy_drop_rejects_disagreement():
     assert samples == [] and stats.rejects == {"disagreement": 1}
 
 
+def test_label_policy_keep_intent_keeps_the_label_the_input_was_written_for():
+    inputs = [generated("A joyless slog of a film.", "fresh", proposed_label="rotten"),
+              generated("Pure delight from start to end.", "fresh", proposed_label="fresh")]
+    samples, stats = label(offline(PLAIN_REVIEWS, disagreement="keep_intent"), inputs, separate=False)
+    assert [s.label for s in samples] == ["fresh", "fresh"] and samples[0].probs is None
+    assert stats.disagreements == 1 and stats.rejects == {} and stats.disagreement_policy == "keep_intent"
+
+
 def test_ner_spans_become_bio_and_missing_spans_are_rejected():
     inputs = [generated("Angela Merkel visited Paris today.", "PER",
                         proposed_spans=[Span(text="Angela Merkel", type="PER"), Span(text="Paris", type="LOC")]),
