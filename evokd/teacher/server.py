@@ -244,7 +244,8 @@ def _wait_ready(config: TeacherConfig, process: psutil.Process, log_path: Path) 
         time.sleep(1.0)
 
 
-def _launch(config: TeacherConfig, idle_timeout: float | None) -> dict[str, Any]:
+def _launch(config: TeacherConfig, idle_timeout: float | None) -> tuple[dict[str, Any], psutil.Process]:
+    """Start the server process; its recorded state and the process, looked at once (it may be gone soon after)."""
     paths = server_paths(config)
     model = resolve_model(config.model)
     command = server_command(config, model)
@@ -269,7 +270,7 @@ def _launch(config: TeacherConfig, idle_timeout: float | None) -> dict[str, Any]
                               "--idle-timeout", str(idle_timeout)],
                              stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                              start_new_session=True)
-    return state
+    return state, process
 
 
 def start_server(config: TeacherConfig, idle_timeout: float | None = None) -> dict[str, Any] | None:
@@ -290,8 +291,7 @@ def start_server(config: TeacherConfig, idle_timeout: float | None = None) -> di
                 if is_serving(config):
                     log.info("the teacher already answers at %s (not started by evokd)", config.base_url)
                     return None
-                state = _launch(config, idle_timeout)
-                process = psutil.Process(state["pid"])
+                state, process = _launch(config, idle_timeout)
             try:
                 _wait_ready(config, process, paths["log"])
             except BaseException:
