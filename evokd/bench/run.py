@@ -153,12 +153,20 @@ def run_experiment(repo: Path, name: str, overrides: dict[str, Any], targets: li
     return stage_seconds(lines, time.monotonic())
 
 
+def main_targets(baselines: list[str]) -> list[str]:
+    """The `dvc exp run` targets of a main run: both pipelines, or with fewer baselines their stages and the loop's
+    report. `compare` is left out then: it depends on all of metrics/baselines, so DVC would run every baseline."""
+    if baselines == list(BASELINES):
+        return ["benchmarks/dvc.yaml"]
+    return [*(f"benchmarks/dvc.yaml:{stage}" for stage in baselines), "dvc.yaml:report"]
+
+
 def run_bench(repo: Path, benchmark: str, shots: int, seeds: list[int], rounds: int | None, ablation_seeds: list[int],
               out: Path, command: str, resume: bool = False, baselines: Iterable[str] = BASELINES) -> dict[str, Any]:
     """Run every experiment, rewriting out/<benchmark>.{json,md,png} after each, and return the report.
 
-    A main run is the whole benchmarks/dvc.yaml, or with fewer `baselines` only their stages (DVC runs the loop
-    stages they depend on) and the comparison.
+    A main run is the whole benchmarks/dvc.yaml, or with fewer `baselines` only their stages and the loop
+    (`main_targets`).
 
     params.yaml is reset to its starting text (with --rounds applied) before every run, so the `-S` values of one
     experiment never leak into the next, and restored at the end. With `resume`, the records of an interrupted
@@ -199,11 +207,7 @@ def run_bench(repo: Path, benchmark: str, shots: int, seeds: list[int], rounds: 
                 overrides[ABLATIONS[variant][1]] = ABLATIONS[variant][2]
             params_path.write_text(base_text, encoding="utf-8")
             name = f"{benchmark}-k{shots}-s{seed}-{variant}-{stamp}".replace("_", "-")
-            targets = ["dvc.yaml"]
-            if variant == "main":
-                everything = baselines == list(BASELINES)
-                targets = ["benchmarks/dvc.yaml"] if everything else [
-                    f"benchmarks/dvc.yaml:{stage}" for stage in [*baselines, "compare"]]
+            targets = main_targets(baselines) if variant == "main" else ["dvc.yaml"]
             started = time.monotonic()
             stages = run_experiment(repo, name, overrides, targets, repo / LOG_DIR / f"{name}.log")
             loop_method = "evokd" if variant == "main" else variant
