@@ -183,7 +183,7 @@ def test_fewer_baselines_make_dvc_run_the_loop_and_only_those_baselines():
     """Asked of DVC, not of our code: a target that depends on all of metrics/baselines (`compare`) would run
     every baseline, which is what --baselines is there to avoid."""
     stages = set().union(*(upstream_stages(target) for target in run.main_targets(["seeds", "static"])))
-    assert {"prepare", "bootstrap", "train@r02", "report"} <= stages
+    assert {"prepare", "bootstrap", "report"} <= stages  # report depends on every round's stages
     assert {stage for stage in stages if stage.startswith("benchmarks/")} == {
         "benchmarks/dvc.yaml:seeds", "benchmarks/dvc.yaml:static"}
     assert "benchmarks/dvc.yaml:fullshot" in upstream_stages(run.main_targets(list(BASELINES))[0])
