@@ -25,7 +25,7 @@ from evokd.data import ClassificationSample, NerSample, Provenance, Sample, Stan
 from evokd.loop.common import sample_text
 from evokd.loop.config import LoopConfig
 from evokd.loop.dedup import DuplicateFilter
-from evokd.loop.records import GenStats, Selection, TeacherUsage, spent
+from evokd.loop.records import GenStats, ProbeRow, Selection, TeacherUsage, spent
 from evokd.loop.schemas import Analysis, schema_for
 from evokd.loop.spans import first_sentence, parse_markup, to_markup, unwrap_foreign
 from evokd.loop.step import Step
@@ -156,6 +156,29 @@ def _examples_by_label(task: TaskSpec, pool: list[Sample], seed: int) -> dict[st
     return examples
 
 
+def mistakes_by_label(task: TaskSpec, probe: list[ProbeRow]) -> dict[str, list[str]]:
+    """The probe texts the previous student got wrong, by the teacher's label, most confident mistakes first: what
+    a hard input of that label should look like (classification; an NER probe row holds no single label)."""
+    mistakes: dict[str, list[str]] = {name: [] for name in task.label_names}
+    if task.kind == "ner":
+        return mistakes
+    for row in sorted((row for row in probe if not row.correct), key=lambda row: -row.confidence):
+        if row.gold in mistakes:
+            mistakes[row.gold].append(row.text)
+    return mistakes
+
+
+def hard_examples(examples: list[str], mistakes: list[str], count: int, turn: int) -> tuple[list[str], list[str]]:
+    """A hard request's (real examples, mistakes): `count` mistakes of its label, the label's `turn`-th share in
+    rotation, in place of as many of the last pool examples (the gold seeds come first and stay)."""
+    if not mistakes or count <= 0:
+        return examples, []
+    count = min(count, len(mistakes))
+    shown = list(dict.fromkeys(mistakes[(turn * count + offset) % len(mistakes)] for offset in range(count)))
+    real = [text for text in examples if text not in shown]
+    return real[: max(1, len(examples) - len(shown))], shown
+
+
 def round_plan(step: Step, analysis: Analysis | None, per_label_f1: dict[str, float], pool: list[Sample]
                ) -> list[tuple[str, str]]:
     """The round's (intent, stance) plan from the loop's sizes: `loop.n_hard` hard inputs above the floor
@@ -172,20 +195,23 @@ def copies_per_input(config: LoopConfig, with_student: bool) -> int:
 
 
 def generate(step: Step, analysis: Analysis | None, per_label_f1: dict[str, float], pool: list[Sample],
-             student: Path | None = None, retriever: Retriever | None = None) -> tuple[list[GeneratedInput], GenStats]:
+             student: Path | None = None, retriever: Retriever | None = None, probe: list[ProbeRow] | None = None
+             ) -> tuple[list[GeneratedInput], GenStats]:
     """Ask for the round's planned inputs (concurrently), then filter; `student` (the previous round's checkpoint)
     selects among `loop.select_factor` candidates per input; `retriever` adds real texts of the domain to every
-    prompt (`loop.retrieval_k`). Returns kept inputs and their stats."""
+    prompt (`loop.retrieval_k`); the previous student's `probe` gives hard requests its mistakes
+    (`loop.n_mistakes`). Returns kept inputs and their stats."""
     return generate_for_plan(step, round_plan(step, analysis, per_label_f1, pool), analysis, pool, student,
-                             retriever)
+                             retriever, mistakes_by_label(step.task, probe or []))
 
 
 def generate_for_plan(step: Step, plan: list[tuple[str, str]], analysis: Analysis | None, pool: list[Sample],
-                      student: Path | None = None, retriever: Retriever | None = None
-                      ) -> tuple[list[GeneratedInput], GenStats]:
+                      student: Path | None = None, retriever: Retriever | None = None,
+                      mistakes: dict[str, list[str]] | None = None) -> tuple[list[GeneratedInput], GenStats]:
     """`generate` for an explicit (intent, stance) plan: the static baseline plans its own label rotation.
 
-    The i-th hard input gets the analysis's direction i (round-robin). With a student and select_factor k > 1,
+    The i-th hard input gets the analysis's direction i (round-robin), and the j-th hard input of a label that
+    label's j-th share of `mistakes` (`hard_examples`). With a student and select_factor k > 1,
     every planned input is asked k times (different seeds); without a student (the bootstrap batch) once. With
     `loop.separate_labeling` off, the teacher writes each input's label with it."""
     task, config = step.task, step.loop
@@ -200,15 +226,20 @@ def generate_for_plan(step: Step, plan: list[tuple[str, str]], analysis: Analysi
     schema = schema_for("generation_labeled" if labelled else "generation", task, limit)
     directions = analysis.directions if analysis is not None else []
     hard_index = 0
+    hard_turns: Counter[str] = Counter()
     slots, requests = [], []
     for index, (intent, stance) in enumerate(plan):
-        direction = None
-        if stance == "hard" and directions:
-            direction = directions[hard_index % len(directions)]
-            hard_index += 1
+        direction, shown, wrong = None, examples[intent], []
+        if stance == "hard":
+            if directions:
+                direction = directions[hard_index % len(directions)]
+                hard_index += 1
+            shown, wrong = hard_examples(shown, (mistakes or {}).get(intent, []), config.n_mistakes,
+                                         hard_turns[intent])
+            hard_turns[intent] += 1
         domain = retriever.examples(labels[intent], direction, step.seed_for("retrieve", index)) if retriever else []
         messages = step.prompts.messages("generation", task, intent=labels[intent], stance=stance,
-                                         examples=examples[intent], analysis=analysis, direction=direction,
+                                         examples=shown, mistakes=wrong, analysis=analysis, direction=direction,
                                          with_label=with_label, domain_examples=domain)
         for copy in range(factor):
             # copy 0 keeps the seed of an unselected run, so turning selection on reuses its cached answers

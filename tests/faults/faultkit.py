@@ -77,9 +77,11 @@ class Project:
         scores = {name: {"precision": f1, "recall": f1, "f1": f1, "support": 1}
                   for name, f1 in (("positive", 1.0), ("negative", 0.0))}
         self.write("probe_scores.json", {"score": 0.5, "n": 2, "fooled_rate": 0.5, "per_label": scores})
+        self.write("probe.jsonl", json.dumps({"text": "A flat, tired remake.", "gold": "negative",
+                                              "predicted": "positive", "correct": False, "confidence": 0.9}) + "\n")
         return ("stages/generate.py", "--round", "r01", "--task", "task.yaml", "--analysis", "analysis.json",
-                "--probe-scores", "probe_scores.json", "--pool", "seeds.jsonl", "--out", "generated.jsonl",
-                "--stats", "gen_stats.json")
+                "--probe-scores", "probe_scores.json", "--probe", "probe.jsonl", "--pool", "seeds.jsonl",
+                "--out", "generated.jsonl", "--stats", "gen_stats.json")
 
     def snapshot(self) -> dict[str, bytes]:
         """Every file under the project with its bytes, to show that a failed command changed nothing."""

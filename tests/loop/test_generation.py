@@ -150,6 +150,41 @@ def test_prompts_carry_the_style_note_label_words_and_the_seeds_first(monkeypatc
     assert all("fresh" not in prompt_of(r) and "rotten" not in prompt_of(r) for r in sent)  # words, never ids
 
 
+def probe_row(text: str, gold: str, predicted: str, confidence: float) -> ProbeRow:
+    return ProbeRow(text=text, gold=gold, predicted=predicted, correct=gold == predicted, confidence=confidence)
+
+
+def test_hard_requests_show_the_students_mistakes_of_their_label_in_turn_in_place_of_pool_examples(monkeypatch):
+    probe = [probe_row("Sure, if you like watching paint dry.", "rotten", "fresh", 0.6),
+             probe_row("A glossy bore with two good scenes.", "rotten", "fresh", 0.9),
+             probe_row("Grim, slow, and the best film of the year.", "fresh", "rotten", 0.7),
+             probe_row("Dull from start to finish.", "rotten", "rotten", 0.95)]  # right: never shown as a mistake
+    teacher_samples = [ClassificationSample(text=f"Teacher review {index}, perfectly awful.", label="rotten",
+                                            round="r00", stance="static", provenance=Provenance(origin="teacher"))
+                       for index in range(5)]
+    analysis = Analysis(summary="misses sarcasm", weak_labels=["rotten"], mastered_labels=["fresh"], directions=[])
+    client, sent = scripted(monkeypatch, numbered_texts)
+    generate(step(client, REVIEWS, n_hard=6, n_easy=1, n_mistakes=1), analysis, {"fresh": 0.9, "rotten": 0.2},
+             [*teacher_samples, *SEEDS], probe=probe)
+    hard = [prompt_of(r) for r in sent if "tricky" in prompt_of(r)]
+    rotten = [prompt for prompt in hard if 'new "negative"' in prompt]
+    fresh = [prompt for prompt in hard if 'new "positive"' in prompt]
+    assert len(rotten) >= 2 and fresh
+    # the most confident mistake first, then the next in turn; a right probe row never counts as a mistake
+    assert "A glossy bore" in rotten[0] and "paint dry" in rotten[1]
+    assert all("Dull from start" not in prompt for prompt in hard)
+    assert all("the best film of the year" in prompt and "paint dry" not in prompt for prompt in fresh)
+    assert all("took for another label" in prompt and "got wrong, but tricky" in prompt for prompt in hard)
+    # the gold seed stays; the mistake takes a pool example's place (3 texts shown in all)
+    assert all(SEEDS[1].text in prompt and prompt.count("Teacher review") == 1 for prompt in rotten)
+    [easy] = [prompt_of(r) for r in sent if "clearly" in prompt_of(r)]
+    assert "took for another label" not in easy and "paint dry" not in easy
+
+    client, sent = scripted(monkeypatch, numbered_texts)
+    generate(step(client, REVIEWS, n_hard=2, n_easy=0, n_mistakes=0), analysis, {}, SEEDS, probe=probe)
+    assert all("took for another label" not in prompt_of(r) and "like the real ones" in prompt_of(r) for r in sent)
+
+
 def test_labelled_generation_answers_in_words_and_keeps_ids(monkeypatch):
     schema = schema_for("generation_labeled", REVIEWS)
     assert schema.model_json_schema()["properties"]["label"]["enum"] == ["positive", "negative"]

@@ -169,7 +169,8 @@ def resume_generate(project: Path, pipeline_env: dict, cache: Path, tmp_path: Pa
     out = tmp_path / "generated.jsonl"
     command = [sys.executable, "stages/generate.py", "--round", "r01", "--task", "data/raw/task.yaml",
                "--analysis", "data/rounds/r01/analysis.json", "--probe-scores", "data/rounds/r00/probe_scores.json",
-               "--pool", "data/rounds/r00/pool.jsonl", "--out", str(out), "--stats", str(tmp_path / "stats.json")]
+               "--probe", "data/rounds/r00/probe.jsonl", "--pool", "data/rounds/r00/pool.jsonl", "--out", str(out),
+               "--stats", str(tmp_path / "stats.json")]
     base_url = pipeline_env["teacher"].base_url
     before = read_metrics(base_url).get("vllm:request_success_total", 0.0)
     process = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
