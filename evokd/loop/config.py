@@ -20,9 +20,10 @@ class LoopConfig(BaseModel):
                              "request as examples of the domain's style (retrieved per request); 0: none")
     n_unlabelled: int = Field(0, ge=0, description="unlabelled pool texts per round that the previous student is "
                               "least sure of, labelled by the teacher with the generated inputs; 0: none")
-    n_mistakes: int = Field(2, ge=0, description="texts of its label the previous student got wrong (most confident "
+    n_mistakes: int = Field(0, ge=0, description="texts of its label the previous student got wrong (most confident "
                             "first, in turn) shown to each hard generation request in place of as many pool "
-                            "examples, so hard inputs are like the student's mistakes; classification; 0: none")
+                            "examples, so hard inputs are like the student's mistakes; classification; 0: none "
+                            "(2 measured lower on rotten_tomatoes: benchmarks/results/README.md)")
     n_wrong: int = Field(6, ge=0, description="wrong probe predictions shown to the analysis")
     n_correct: int = Field(4, ge=0, description="right probe predictions shown (when include_correct)")
     history: int = Field(2, ge=0, description="earlier analyses shown to the analysis")
