@@ -8,7 +8,7 @@ from evokd.data import load_task, read_samples, write_samples
 from evokd.entry import run_command
 from evokd.loop.generate import GeneratedInput
 from evokd.loop.label import label
-from evokd.loop.records import read_rows, stage_summary, write_record
+from evokd.loop.records import LabelStats, read_record, read_rows, stage_summary, write_record
 from evokd.loop.step import round_step
 from evokd.params import load_params
 from evokd.teacher.client import TeacherClient
@@ -22,13 +22,16 @@ from evokd.teacher.client import TeacherClient
 @click.option("--prompts", "prompts_dir", type=click.Path(path_type=Path), default=Path("prompts"))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="round K's labeled.jsonl")
 @click.option("--stats", type=click.Path(path_type=Path), required=True)
-def main(round_name: str, task: Path, seeds: Path, generated: Path, prompts_dir: Path, out: Path, stats: Path) -> None:
+@click.option("--anchor", type=click.Path(path_type=Path), required=True,
+              help="the bootstrap round's label_stats.json: its prior calibrates this round (anchored)")
+def main(round_name: str, task: Path, seeds: Path, generated: Path, prompts_dir: Path, out: Path, stats: Path,
+         anchor: Path) -> None:
     params = load_params()
     separate = params.loop.separate_labeling
     client = TeacherClient(params.teacher, stage=f"label@{round_name}") if separate else None
     step = round_step(params, load_task(task), prompts_dir, round_name, client)
     samples, label_stats = label(step, read_rows(generated, GeneratedInput), separate=separate,
-                                 demos=read_samples(seeds, step.task))
+                                 demos=read_samples(seeds, step.task), anchor=read_record(anchor, LabelStats).prior)
     write_samples(out, samples)
     write_record(stats, label_stats)
     click.echo(stage_summary(f"label@{round_name}", [label_stats]))

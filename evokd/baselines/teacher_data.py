@@ -105,13 +105,18 @@ def rotation(items: Sequence[Any], start: int, size: int) -> list[Any]:
 
 def static_data(step: Step, seeds: list[Sample], targets: Sequence[int], batch_size: int) -> BudgetedData:
     """ZeroGen-style: inputs written from the task spec and the pool only, labels in rotation, no student feedback;
-    deduplicated against everything so far and labelled exactly as the loop labels (`loop.separate_labeling`)."""
+    deduplicated against everything so far and labelled exactly as the loop labels (`loop.separate_labeling`;
+    anchored calibration takes the first batch's prior, as the loop takes its bootstrap batch's)."""
+    anchor: dict[str, float] = {}
 
     def make_batch(start: int, size: int, so_far: list[Sample]) -> tuple[list[Sample], Counter[str]]:
         batch = step.at(f"static{start:05d}")
         plan = [(intent, "static") for intent in rotation(step.task.label_names, start, size)]
         inputs, gen_stats = generate_for_plan(batch, plan, None, [*seeds, *so_far])
-        samples, label_stats = label(batch, inputs, separate=step.loop.separate_labeling, demos=seeds)
+        samples, label_stats = label(batch, inputs, separate=step.loop.separate_labeling, demos=seeds,
+                                     anchor=anchor or None)
+        if not anchor and label_stats.prior:
+            anchor.update(label_stats.prior)
         return samples, _counts(gen_stats, label_stats)
 
     return budgeted(step.client, targets, batch_size, make_batch)

@@ -4,6 +4,11 @@ Small teachers prefer some label words whatever the input (SmolLM2-135M said `fr
 calibration (Zhou et al., 2023) estimates that preference as the mean distribution over the round's batch and
 divides it out; contextual calibration (Zhao et al., 2021) estimates it from one content-free input instead.
 Both are p(y|x) / prior(y), renormalised.
+
+The batch mean is the teacher's bias only when the batch holds every label about equally, and a round's hard
+inputs do not: a batch of mostly negative reviews has a mean near "negative", and dividing it out turns plain
+negatives positive. Anchored calibration measures the prior once, on the bootstrap batch (its inputs are written
+for the labels in turn), and divides that out of every later batch (benchmarks/calibration_skew.py).
 """
 
 from __future__ import annotations
@@ -28,6 +33,14 @@ def batch_prior(distributions: Sequence[Mapping[str, float]]) -> dict[str, float
         raise ValueError("batch calibration needs at least one distribution")
     labels = list(distributions[0])
     return {label: sum(dist[label] for dist in distributions) / len(distributions) for label in labels}
+
+
+def calibration_prior(distributions: Sequence[Mapping[str, float]], mode: str) -> dict[str, float] | None:
+    """The prior `batch` calibration divides out, and `anchored` calibration on its first batch; None for the
+    other modes or no batch."""
+    if not distributions or mode not in ("batch", "anchored"):
+        return None
+    return batch_prior(distributions)
 
 
 def calibrate(distribution: Mapping[str, float], prior: Mapping[str, float], floor: float = 1e-6) -> dict[str, float]:

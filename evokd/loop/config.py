@@ -43,9 +43,10 @@ class LoopConfig(BaseModel):
         "keep_teacher", description="when the teacher's label is not the one the input was written for: keep the "
         "teacher's, drop the input, or keep the intended label (classification; a teacher that writes to a label "
         "better than it picks one of many: BANKING77, 7 of 32 agreed)")
-    calibration: Literal["batch", "contextual", "none"] = Field(
-        "batch", description="how the teacher's label probabilities are calibrated: over the round's batch, "
-        "against a content-free input, or not at all")
+    calibration: Literal["anchored", "batch", "contextual", "none"] = Field(
+        "anchored", description="how the teacher's label probabilities are calibrated: by the prior of the "
+        "bootstrap batch (written for the labels in turn) in every round, over each round's own batch (wrong when "
+        "a round's inputs lean to one label), against a content-free input, or not at all")
     max_scored_labels: int = Field(16, ge=1, description="labels of several tokens are scored one request per "
                                    "label up to this many; above it the teacher picks one under the choice "
                                    "constraint and only its probability is kept (no calibration)")

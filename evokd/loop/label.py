@@ -15,13 +15,13 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
 from evokd.data import ClassificationSample, NerSample, Sample, TaskSpec
-from evokd.loop.calibration import batch_prior, calibrate, softmax
+from evokd.loop.calibration import calibrate, calibration_prior, softmax
 from evokd.loop.config import LoopConfig
 from evokd.loop.generate import GeneratedInput, label_balance
 from evokd.loop.records import LabelStats, TeacherUsage, spent
@@ -152,9 +152,10 @@ def class_log_scores(client: TeacherClient, task: TaskSpec, chats: list[list[dic
             else (None, None, result.reject) for result in results]
 
 
-def classify(step: Step, texts: list[str], demos: Sequence[Sample] = ()
+def classify(step: Step, texts: list[str], demos: Sequence[Sample] = (), anchor: Mapping[str, float] | None = None
              ) -> tuple[list[LabelAnswer], dict[str, Any]]:
-    """Calibrated teacher labels for `texts`, and how they were scored."""
+    """Calibrated teacher labels for `texts`, and how they were scored. `anchor`: the prior `anchored`
+    calibration divides out (the bootstrap batch's); without one the batch's own prior is used, and reported."""
     task, config = step.task, step.loop
     assert step.client is not None, "labelling needs a teacher client"
     shown = demonstrations(task, demos, config.demo_chars)
@@ -172,9 +173,10 @@ def classify(step: Step, texts: list[str], demos: Sequence[Sample] = ()
     if contextual:
         prior = distributions.pop()
         scored.pop()
-    elif config.calibration == "batch" and calibrated(mode):
-        present = [dist for dist in distributions if dist is not None]
-        prior = batch_prior(present) if present else None
+    elif config.calibration == "anchored" and anchor is not None and calibrated(mode):
+        prior = dict(anchor)
+    elif calibrated(mode):
+        prior = calibration_prior([dist for dist in distributions if dist is not None], config.calibration)
     answers: list[LabelAnswer] = []
     no_logprobs = 0
     for (scores, generated, failure), dist in zip(scored, distributions, strict=True):
@@ -199,14 +201,14 @@ def classify(step: Step, texts: list[str], demos: Sequence[Sample] = ()
                      "prior": {k: round(v, 4) for k, v in prior.items()} if prior else None}
 
 
-def teacher_labels(step: Step, texts: list[str], demos: Sequence[Sample] = ()
-                   ) -> tuple[list[LabelAnswer], dict[str, Any]]:
+def teacher_labels(step: Step, texts: list[str], demos: Sequence[Sample] = (),
+                   anchor: Mapping[str, float] | None = None) -> tuple[list[LabelAnswer], dict[str, Any]]:
     """The teacher's answer for every text (a label, or spans for NER) and how they were obtained."""
     if step.task.kind == "ner":
         assert step.client is not None, "labelling needs a teacher client"
         found = extract_spans(step.client, step.task, step.prompts, texts, step.seed, step.round)
         return [LabelAnswer(spans=spans, failure=failure) for spans, failure in found], {"scoring": "spans"}
-    return classify(step, texts, demos)
+    return classify(step, texts, demos, anchor)
 
 
 def to_sample(task: TaskSpec, item: GeneratedInput, answer: LabelAnswer) -> Sample:
@@ -235,15 +237,15 @@ def proposed_answer(task: TaskSpec, item: GeneratedInput) -> LabelAnswer:
     return LabelAnswer(label=item.proposed_label) if item.proposed_label else LabelAnswer(failure="no_label")
 
 
-def label(step: Step, inputs: list[GeneratedInput], separate: bool, demos: Sequence[Sample] = ()
-          ) -> tuple[list[Sample], LabelStats]:
+def label(step: Step, inputs: list[GeneratedInput], separate: bool, demos: Sequence[Sample] = (),
+          anchor: Mapping[str, float] | None = None) -> tuple[list[Sample], LabelStats]:
     """Labelled samples and stats. With `separate` off, the label proposed at generation time is used as is.
-    `demos` are the gold seeds the labelling call may show as demonstrations."""
+    `demos` are the gold seeds the labelling call may show as demonstrations; `anchor` as in `classify`."""
     task, config = step.task, step.loop
     before = TeacherUsage.of(step.client)
     how: dict[str, Any] = {"scoring": "proposed"}
     if separate:
-        answers, how = teacher_labels(step, [item.text for item in inputs], demos)
+        answers, how = teacher_labels(step, [item.text for item in inputs], demos, anchor)
     else:
         answers = [proposed_answer(task, item) for item in inputs]
     rejects: Counter[str] = Counter()
