@@ -125,6 +125,26 @@ def test_static_drops_near_duplicates_of_earlier_batches():
     assert data.counts["reject:duplicate"] == data.counts["requested"] - 1
 
 
+def test_static_calibrates_every_batch_by_its_first_batchs_prior(monkeypatch: pytest.MonkeyPatch):
+    """Anchored calibration in static, as in the loop: the first batch is calibrated on its own, its prior is
+    handed to every later batch."""
+    from evokd.baselines import teacher_data
+
+    anchors, real_label = [], teacher_data.label
+
+    def label(*args: Any, anchor: dict[str, float] | None = None, **kwargs: Any) -> Any:
+        anchors.append(anchor)
+        samples, stats = real_label(*args, anchor=anchor, **kwargs)
+        return samples, stats.model_copy(update={"prior": {"fresh": 0.3, "rotten": 0.7} if anchor is None
+                                                 else {"fresh": 0.9, "rotten": 0.1}})
+
+    monkeypatch.setattr(teacher_data, "label", label)
+    teacher = ScriptedTeacher(writes_and_labels(lambda prompt: "fresh"))
+    static_data(step(teacher), SEEDS, [12 * 2 * (PROMPT_TOKENS + COMPLETION_TOKENS)], batch_size=4)
+    assert len(anchors) == 3 and anchors[0] is None
+    assert anchors[1:] == [{"fresh": 0.3, "rotten": 0.7}] * 2
+
+
 def test_auggpt_keeps_seed_labels_and_rejects_repeats_across_batches():
     def paraphrases(request: ChatRequest, prompt: str) -> dict[str, Any]:
         variant = "warm" if "warm" in prompt else "dull"

@@ -167,6 +167,25 @@ def test_contextual_calibration_asks_once_more_with_a_content_free_input() -> No
     assert answers[0].label == "rotten" and len(answers) == 1
 
 
+def test_anchored_calibration_keeps_a_batch_of_negatives_negative() -> None:
+    """A round of three plain negatives: its own batch mean reads them as the teacher's bias and turns the
+    weakest one positive; the bootstrap batch's prior keeps all three negative."""
+    client = ScriptedClient({"positive": [11], "negative": [22]},
+                            {"awful": {11: math.log(0.05), 22: math.log(0.95)},
+                             "bad": {11: math.log(0.1), 22: math.log(0.9)},
+                             "weak": {11: math.log(0.35), 22: math.log(0.65)}})
+    texts, anchor = ["awful", "bad", "weak"], {"fresh": 0.4, "rotten": 0.6}
+    by_batch, _ = classify(step(client, calibration="batch"), texts, anchor=anchor)  # batch ignores the anchor
+    assert [answer.label for answer in by_batch] == ["rotten", "rotten", "fresh"]
+    anchored, how = classify(step(client, calibration="anchored"), texts, anchor=anchor)
+    assert [answer.label for answer in anchored] == ["rotten", "rotten", "rotten"]
+    assert how["prior"] == anchor and how["calibration"] == "anchored"
+    assert anchored[2].probs == pytest.approx({"fresh": 0.4468, "rotten": 0.5532}, abs=1e-4)
+    bootstrap, how = classify(step(client, calibration="anchored"), texts)  # the bootstrap round: no anchor yet
+    assert [answer.label for answer in bootstrap] == [answer.label for answer in by_batch]
+    assert how["prior"] == pytest.approx({"fresh": 0.1667, "rotten": 0.8333}, abs=1e-4)
+
+
 def test_scoring_mode_by_the_teachers_tokenizer() -> None:
     assert scoring_mode(ScriptedClient({"positive": [1], "negative": [2]}, {}), REVIEWS, 16) == \
         ("first_token", {"fresh": 1, "rotten": 2})
