@@ -34,7 +34,7 @@ MODES = ("none", "batch", "contextual", "anchored")
 def batch_accuracy(batches: list[list[int]], anchors: list[list[int]], dists: list[dict[str, float]],
                    gold: list[str], mode: str, content_free: dict[str, float]) -> float:
     """Share of right labels over the batches; `anchored` divides out the prior of the batch's anchor (a
-    balanced batch of other texts, as the bootstrap round's inputs are written for the labels in turn)."""
+    balanced batch drawn independently, as the bootstrap round's inputs are written for the labels in turn)."""
     right = total = 0
     for batch, anchor in zip(batches, anchors, strict=True):
         members = [dists[index] for index in batch]
