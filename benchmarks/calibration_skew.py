@@ -20,7 +20,7 @@ import click
 
 from evokd.baselines.zero_shot import evaluation_cache_path, evaluation_subset
 from evokd.data import ClassificationSample, load_task, read_samples
-from evokd.loop.calibration import calibrate, calibration_prior
+from evokd.loop.calibration import batch_prior, calibrate
 from evokd.loop.label import teacher_labels
 from evokd.loop.step import Step
 from evokd.params import load_params
@@ -41,9 +41,9 @@ def batch_accuracy(batches: list[list[int]], anchors: list[list[int]], dists: li
         if mode == "contextual":
             prior = content_free
         elif mode == "anchored":
-            prior = calibration_prior([dists[index] for index in anchor], "batch")
+            prior = batch_prior([dists[index] for index in anchor])
         else:
-            prior = calibration_prior(members, mode)
+            prior = batch_prior(members) if mode == "batch" else None
         for index, dist in zip(batch, members, strict=True):
             probs = calibrate(dist, prior) if prior is not None else dist
             right += max(probs, key=probs.__getitem__) == gold[index]

@@ -35,14 +35,6 @@ def batch_prior(distributions: Sequence[Mapping[str, float]]) -> dict[str, float
     return {label: sum(dist[label] for dist in distributions) / len(distributions) for label in labels}
 
 
-def calibration_prior(distributions: Sequence[Mapping[str, float]], mode: str) -> dict[str, float] | None:
-    """The prior `batch` calibration divides out, and `anchored` calibration on its first batch; None for the
-    other modes or no batch."""
-    if not distributions or mode not in ("batch", "anchored"):
-        return None
-    return batch_prior(distributions)
-
-
 def calibrate(distribution: Mapping[str, float], prior: Mapping[str, float], floor: float = 1e-6) -> dict[str, float]:
     """p(y|x) / prior(y), renormalised; `floor` keeps a label the prior gives no mass from dividing by zero."""
     scaled = {label: p / max(prior[label], floor) for label, p in distribution.items()}

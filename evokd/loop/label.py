@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from evokd.data import ClassificationSample, NerSample, Sample, TaskSpec
-from evokd.loop.calibration import calibrate, calibration_prior, softmax
+from evokd.loop.calibration import batch_prior, calibrate, softmax
 from evokd.loop.config import LoopConfig
 from evokd.loop.generate import GeneratedInput, label_balance
 from evokd.loop.records import LabelStats, TeacherUsage, spent
@@ -173,10 +173,12 @@ def classify(step: Step, texts: list[str], demos: Sequence[Sample] = (), anchor:
     if contextual:
         prior = distributions.pop()
         scored.pop()
-    elif config.calibration == "anchored" and anchor is not None and calibrated(mode):
-        prior = dict(anchor)
-    elif calibrated(mode):
-        prior = calibration_prior([dist for dist in distributions if dist is not None], config.calibration)
+    elif config.calibration in ("anchored", "batch") and calibrated(mode):
+        present = [dist for dist in distributions if dist is not None]
+        if config.calibration == "anchored" and anchor is not None:
+            prior = dict(anchor)
+        else:
+            prior = batch_prior(present) if present else None
     answers: list[LabelAnswer] = []
     no_logprobs = 0
     for (scores, generated, failure), dist in zip(scored, distributions, strict=True):
