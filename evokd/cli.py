@@ -233,16 +233,20 @@ def _seed_list(text: str, option: str) -> list[int]:
 @click.option("--ablations", is_flag=True, help="Add one EvoKD experiment per switch turned (see README).")
 @click.option("--ablation-seeds", default=None, help="Run the ablations on these seeds only (comma-separated; "
               "default with --ablations: every seed).")
+@click.option("--variants", "variant_list", default=None,
+              help="With --ablations: only these variants, in this order (comma-separated names of "
+                   "evokd/bench/methods.py; default: all of them).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("metrics/bench"), show_default=True)
 @click.option("--baselines", "baseline_list", default=",".join(BASELINES), show_default=True,
               help="The baselines to run beside EvoKD, comma-separated (fewer: a cheaper bench).")
 @click.option("--resume", is_flag=True, help="Keep the results of an interrupted bench in OUT; run only the rest.")
 def bench(benchmark: str, shots: int, seed_list: str, rounds: int | None, ablations: bool,
-          ablation_seeds: str | None, out: Path, baseline_list: str, resume: bool) -> None:
+          ablation_seeds: str | None, variant_list: str | None, out: Path, baseline_list: str, resume: bool) -> None:
     """Run EvoKD and every baseline over seeds as DVC experiments; write OUT/BENCHMARK.{json,md,png}.
 
     Run it in a git + DVC checkout of the project you can spare: every run is a `dvc exp run` in the workspace.
     """
+    from evokd.bench.methods import ABLATIONS
     from evokd.bench.run import run_bench
 
     seeds = _seed_list(seed_list, "--seeds")
@@ -252,12 +256,18 @@ def bench(benchmark: str, shots: int, seed_list: str, rounds: int | None, ablati
     if unknown:
         raise click.BadParameter(f"unknown baseline(s) {', '.join(unknown)}; known: {', '.join(BASELINES)}",
                                  param_hint="--baselines")
+    variants = [name.strip() for name in variant_list.split(",") if name.strip()] if variant_list else list(ABLATIONS)
+    unknown = sorted(set(variants) - set(ABLATIONS))
+    if unknown:
+        raise click.BadParameter(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(ABLATIONS)}",
+                                 param_hint="--variants")
     command = (f"evokd bench --benchmark {benchmark} --shots {shots} --seeds {','.join(map(str, seeds))}"
                + (f" --rounds {rounds}" if rounds is not None else "")
                + (f" --ablations --ablation-seeds {','.join(map(str, varied))}" if varied else "")
+               + (f" --variants {','.join(variants)}" if varied and variants != list(ABLATIONS) else "")
                + (f" --baselines {','.join(baselines)}" if set(baselines) != set(BASELINES) else "") + f" --out {out}")
     run_bench(Path.cwd(), benchmark, shots, seeds, rounds, varied, out, command, resume=resume,
-              baselines=baselines)
+              baselines=baselines, variants=variants)
     click.echo(f"wrote {out / benchmark}.json, .md and .png")
 
 

@@ -62,11 +62,12 @@ def variant_of(record: Record) -> str:
     return record["method"] if record["method"] in ABLATIONS else "main"
 
 
-def pending_runs(seeds: list[int], ablation_seeds: list[int], done: list[Record]) -> list[tuple[int, str]]:
+def pending_runs(seeds: list[int], ablation_seeds: list[int], done: list[Record],
+                 variants: Iterable[str] = ABLATIONS) -> list[tuple[int, str]]:
     """(seed, variant) experiments still to run: main runs for every seed first, then the ablations (on
-    `ablation_seeds`: all variants on the first of them first)."""
+    `ablation_seeds`: all `variants`, in their order, on the first of them first)."""
     finished = {(record["seed"], variant_of(record)) for record in done}
-    runs = [(seed, "main") for seed in seeds] + [(seed, name) for seed in ablation_seeds for name in ABLATIONS]
+    runs = [(seed, "main") for seed in seeds] + [(seed, name) for seed in ablation_seeds for name in variants]
     return [run for run in runs if run not in finished]
 
 
@@ -162,7 +163,8 @@ def main_targets(baselines: list[str]) -> list[str]:
 
 
 def run_bench(repo: Path, benchmark: str, shots: int, seeds: list[int], rounds: int | None, ablation_seeds: list[int],
-              out: Path, command: str, resume: bool = False, baselines: Iterable[str] = BASELINES) -> dict[str, Any]:
+              out: Path, command: str, resume: bool = False, baselines: Iterable[str] = BASELINES,
+              variants: Iterable[str] = ABLATIONS) -> dict[str, Any]:
     """Run every experiment, rewriting out/<benchmark>.{json,md,png} after each, and return the report.
 
     A main run is the whole benchmarks/dvc.yaml, or with fewer `baselines` only their stages and the loop
@@ -198,7 +200,7 @@ def run_bench(repo: Path, benchmark: str, shots: int, seeds: list[int], rounds: 
                   "setup": setup_line(params, rounds), "baselines": list(baselines), "started": stamp}
         if resume:
             records = resumable_records(out / f"{benchmark}.json", report)
-        for seed, variant in pending_runs(seeds, ablation_seeds, records):
+        for seed, variant in pending_runs(seeds, ablation_seeds, records, list(variants)):
             # every run's prepare writes the benchmark's train texts as the unlabelled pool (the `retrieval` and
             # `unlabelled` variants read it, the others ignore it), so every method starts from the same data/raw
             overrides: dict[str, Any] = {"seed": seed, "task.benchmark": benchmark, "task.shots": shots,

@@ -136,6 +136,11 @@ def test_pending_runs_puts_main_runs_first_and_skips_finished_experiments():
     assert len(left) == 1 + 2 * variants - 1
 
 
+def test_pending_runs_takes_a_subset_of_variants_in_the_order_given():
+    done = [r for r in RECORDS if r["seed"] == 1]  # seed 1's main run and its no_review ablation
+    assert pending_runs([1], [1], done, ["init", "no_review", "soft"]) == [(1, "init"), (1, "soft")]
+
+
 def test_resume_keeps_records_of_the_same_setup_only(tmp_path: Path):
     path = tmp_path / "rotten_tomatoes.json"
     assert resumable_records(path, report_of([])) == []
