@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT = 5.0  # seconds for /health, /v1/models and /metrics
 STOP_GRACE = 30.0  # seconds between SIGTERM and SIGKILL
+SMALL_MACHINE_CPUS = 4  # up to this many cores, the CPU teacher computes on all of them (cpu_binding)
 
 
 def run_dir() -> Path:
@@ -65,6 +66,14 @@ def cpu_flags() -> str:
 def cpu_dtype(flags: str) -> str:
     """bfloat16 on a CPU with BF16 instructions, else float32: bf16 without them collapses batching (NOTES.md)."""
     return "bfloat16" if {"avx512_bf16", "amx_bf16"} & set(flags.split()) else "float32"
+
+
+def cpu_binding(cpus: set[int] | None = None) -> str:
+    """vLLM's `VLLM_CPU_OMP_THREADS_BIND`: every core on a machine of a few (vLLM's `auto` keeps one for its
+    scheduler, which on 2 cores leaves the model one: 0.6 x the decoding rate, benchmarks/teacher_cpu.py), else
+    vLLM's `auto`."""
+    cpus = sorted(os.sched_getaffinity(0) if cpus is None else cpus)
+    return ",".join(map(str, cpus)) if len(cpus) <= SMALL_MACHINE_CPUS else "auto"
 
 
 def server_command(config: TeacherConfig, model: str) -> list[str]:
@@ -99,7 +108,7 @@ def server_env(config: TeacherConfig) -> dict[str, str]:
         env["HF_HUB_OFFLINE"] = "1"
     if config.backend == "cpu":
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB
-        env.setdefault("VLLM_CPU_OMP_THREADS_BIND", "auto")
+        env.setdefault("VLLM_CPU_OMP_THREADS_BIND", cpu_binding())
         iomp = Path(sys.prefix) / "lib" / "libiomp5.so"
         if iomp.is_file() and str(iomp) not in env.get("LD_PRELOAD", ""):
             env["LD_PRELOAD"] = " ".join(filter(None, [str(iomp), env.get("LD_PRELOAD")]))

@@ -66,9 +66,18 @@ def test_cpu_command_and_environment_follow_the_measured_settings(monkeypatch: p
     assert "s3cret" not in " ".join(command)  # the key travels in the environment, never on the command line
     env = server.server_env(config)
     assert env["VLLM_API_KEY"] == "s3cret" and env["HF_HUB_OFFLINE"] == "1"
-    assert env["VLLM_CPU_OMP_THREADS_BIND"] == "auto" and env["VLLM_NO_USAGE_STATS"] == "1"
+    assert env["VLLM_CPU_OMP_THREADS_BIND"] == server.cpu_binding() and env["VLLM_NO_USAGE_STATS"] == "1"
     if (Path(sys.prefix) / "lib" / "libiomp5.so").is_file():
         assert "libiomp5.so" in env["LD_PRELOAD"]
+
+
+def test_cpu_binding_takes_every_core_of_a_small_machine_and_leaves_big_ones_to_vllm(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert server.cpu_binding({1, 0}) == "0,1"
+    assert server.cpu_binding(set(range(server.SMALL_MACHINE_CPUS + 1))) == "auto"
+    monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", "0")  # a user's own binding wins
+    config = TeacherConfig(model="bundled:smollm2-135m-instruct", served_name="smollm2-135m-instruct")
+    assert server.server_env(config)["VLLM_CPU_OMP_THREADS_BIND"] == "0"
 
 
 def test_gpu_command_is_vllm_serve_with_the_memory_fraction(monkeypatch: pytest.MonkeyPatch) -> None:
