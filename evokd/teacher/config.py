@@ -37,7 +37,7 @@ class TeacherConfig(BaseModel):
     seed: int = 0  # the server's default seed; every request also carries its own
     gpu_memory_utilization: float = Field(0.5, gt=0, le=1)
     concurrency: int = Field(16, ge=1)
-    timeout: float = Field(120, gt=0)  # seconds per HTTP call
+    timeout: float = Field(600, gt=0)  # seconds per HTTP call (a slow CPU: params.yaml)
     max_retries: int = Field(4, ge=0)  # extra tries on connection errors, timeouts, 429 and 5xx
     max_invalid: int = Field(2, ge=0)  # re-asks after an invalid or length-cut answer
     temperature: float = Field(0.8, ge=0)
