@@ -164,7 +164,7 @@ def main_targets(baselines: list[str]) -> list[str]:
 
 def run_bench(repo: Path, benchmark: str, shots: int, seeds: list[int], rounds: int | None, ablation_seeds: list[int],
               out: Path, command: str, resume: bool = False, baselines: Iterable[str] = BASELINES,
-              variants: Iterable[str] = ABLATIONS) -> dict[str, Any]:
+              variants: Iterable[str] | None = None) -> dict[str, Any]:
     """Run every experiment, rewriting out/<benchmark>.{json,md,png} after each, and return the report.
 
     A main run is the whole benchmarks/dvc.yaml, or with fewer `baselines` only their stages and the loop
@@ -173,7 +173,8 @@ def run_bench(repo: Path, benchmark: str, shots: int, seeds: list[int], rounds: 
     params.yaml is reset to its starting text (with --rounds applied) before every run, so the `-S` values of one
     experiment never leak into the next, and restored at the end. With `resume`, the records of an interrupted
     bench with the same setup are kept and only the missing experiments run (rerunning finished ones would come
-    from DVC's run cache and record the restore time as wall time).
+    from DVC's run cache and record the restore time as wall time). `variants` are ablations by name (all of them when
+    None), run in the order given.
     """
     from evokd.params import load_params, rewrite_rounds
     from evokd.teacher.server import ensure_server, is_serving, start_server, stop_server
@@ -200,7 +201,8 @@ def run_bench(repo: Path, benchmark: str, shots: int, seeds: list[int], rounds: 
                   "setup": setup_line(params, rounds), "baselines": list(baselines), "started": stamp}
         if resume:
             records = resumable_records(out / f"{benchmark}.json", report)
-        for seed, variant in pending_runs(seeds, ablation_seeds, records, list(variants)):
+        variants = list(ABLATIONS if variants is None else variants)
+        for seed, variant in pending_runs(seeds, ablation_seeds, records, variants):
             # every run's prepare writes the benchmark's train texts as the unlabelled pool (the `retrieval` and
             # `unlabelled` variants read it, the others ignore it), so every method starts from the same data/raw
             overrides: dict[str, Any] = {"seed": seed, "task.benchmark": benchmark, "task.shots": shots,

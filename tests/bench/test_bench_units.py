@@ -166,7 +166,8 @@ def test_bench_with_fewer_baselines_runs_only_their_stages(tmp_path: Path, monke
     monkeypatch.setattr(server, "is_serving", lambda config: True)
     monkeypatch.setattr(server, "ensure_server", lambda config: None)
     monkeypatch.setattr(run, "run_experiment", lambda repo, name, overrides, names, log: targets.append(names) or {})
-    monkeypatch.setattr(run, "evokd_result", lambda repo: {"metric": "macro_f1", **RECORDS[0]})
+    monkeypatch.setattr(run, "evokd_result", lambda repo: {"metric": "macro_f1", "score": 0.6, "teacher_tokens": 300,
+                                                               "curve": curve((100, 0.4), (300, 0.6))})
     read: list[str] = []
     monkeypatch.setattr(run, "baseline_result", lambda repo, name: read.append(name) or record(
         name, 1, 0.5, curve=curve((100, 0.4), (300, 0.5))))
@@ -182,6 +183,28 @@ def upstream_stages(target: str) -> set[str]:
     """The stages `dvc repro TARGET` would run in this repository, as DVC itself resolves them."""
     dot = subprocess.run(["dvc", "dag", "--dot", target], cwd=REPO, capture_output=True, text=True, check=True)
     return set(re.findall(r'^"([^"]+)";$', dot.stdout, flags=re.MULTILINE))
+
+
+def test_bench_runs_the_variants_given_with_their_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`run_bench(..., variants=["no_review"])` runs the main experiment, then that ablation with its `-S` value, and
+    records it under its own name (the default takes every ablation, read when called, not when defined)."""
+    from evokd.teacher import server
+
+    params = Path(__file__).resolve().parents[2] / "params.yaml"
+    (tmp_path / "params.yaml").write_text(params.read_text(encoding="utf-8"), encoding="utf-8")
+    runs: list[dict] = []
+    monkeypatch.setattr(server, "is_serving", lambda config: True)
+    monkeypatch.setattr(server, "ensure_server", lambda config: None)
+    monkeypatch.setattr(run, "run_experiment", lambda repo, name, overrides, names, log: runs.append(overrides) or {})
+    monkeypatch.setattr(run, "evokd_result", lambda repo: {"metric": "macro_f1", "score": 0.6, "teacher_tokens": 300,
+                                                               "curve": curve((100, 0.4), (300, 0.6))})
+    monkeypatch.setattr(run, "baseline_result",
+                        lambda repo, name: record(name, 1, 0.5, curve=curve((100, 0.4), (300, 0.5))))
+    report = run.run_bench(tmp_path, "rotten_tomatoes", 1, [1], None, [1], tmp_path / "out", "evokd bench (test)",
+                           baselines=["static"], variants=["no_review"])
+    _, key, value = ABLATIONS["no_review"]
+    assert [overrides.get(key) for overrides in runs] == [None, value]
+    assert [r["method"] for r in report["records"]] == ["evokd", "static", "no_review"]
 
 
 def test_fewer_baselines_make_dvc_run_the_loop_and_only_those_baselines():
