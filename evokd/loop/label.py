@@ -225,9 +225,19 @@ def to_sample(task: TaskSpec, item: GeneratedInput, answer: LabelAnswer) -> Samp
                      stance=item.stance, provenance=item.provenance)  # type: ignore[arg-type]
 
 
+def span_set(spans: Sequence[Span]) -> set[tuple[tuple[str, ...], str]]:
+    """Spans compared as their words and type (`Ann  Lee` and `Ann Lee` are one entity)."""
+    return {(tuple(tokenize_words(span.text)), span.type) for span in spans}
+
+
 def agrees_with_intent(item: GeneratedInput, answer: LabelAnswer) -> bool:
+    """Classification: the teacher's label is the intended one. NER: an entity of the intended type was found and,
+    where the input was written with inline markup, the labelling call found exactly the marked entities (two
+    independent reads of one sentence; where they differ, at least one of them is wrong)."""
     if answer.spans is not None:
-        return any(span.type == item.intent for span in answer.spans)
+        marked = item.proposed_spans
+        return (any(span.type == item.intent for span in answer.spans)
+                and (marked is None or span_set(marked) == span_set(answer.spans)))
     return answer.label == item.intent
 
 
@@ -265,8 +275,11 @@ def label(step: Step, inputs: list[GeneratedInput], separate: bool, demos: Seque
             if config.disagreement == "drop":
                 rejects["disagreement"] += 1
                 continue
-            if config.disagreement == "keep_intent" and task.kind == "classification":
-                answer = LabelAnswer(label=item.intent)  # the teacher's distribution was for another label
+            if config.disagreement == "keep_intent":
+                # classification: the teacher's distribution was for another label; NER: the entities the markup
+                # named (without markup the teacher's spans stay)
+                answer = (LabelAnswer(label=item.intent) if task.kind == "classification" else
+                          LabelAnswer(spans=item.proposed_spans) if item.proposed_spans is not None else answer)
         try:
             samples.append(to_sample(task, item, answer))
         except ValueError:

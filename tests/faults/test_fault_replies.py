@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from faultkit import NEWS, REPO, SENTIMENT, FakeOpenAI, Reply, fake_teacher
 
 from evokd.data import ClassificationSample, NerSample, Provenance
@@ -15,6 +16,7 @@ from evokd.loop.generate import GeneratedInput, generate
 from evokd.loop.label import label
 from evokd.loop.records import ProbeRow
 from evokd.loop.step import Step
+from evokd.ner import Span
 from evokd.prompts import PromptSet
 from evokd.teacher.client import TeacherClient
 
@@ -89,6 +91,30 @@ def test_label_rejects_ner_answers_that_name_no_substring_or_an_unknown_type(fak
     assert stats.rejects == {"teacher_schema": 2}
     enum = fake.requests[0]["response_format"]["json_schema"]["schema"]
     assert "Marie Curie" not in json.dumps(enum) and "Paris" in json.dumps(enum)
+
+
+@pytest.mark.parametrize(("policy", "kept"), [
+    ("keep_teacher", [["B-PER", "I-PER", "O", "O", "B-LOC", "O"], ["B-PER", "O", "O", "B-PER", "O"]]),
+    ("drop", [["B-PER", "I-PER", "O", "O", "B-LOC", "O"]]),
+    ("keep_intent", [["B-PER", "I-PER", "O", "O", "B-LOC", "O"], ["B-PER", "O", "O", "B-LOC", "O"]]),
+])
+def test_ner_labels_that_differ_from_the_sentences_markup_follow_the_disagreement_policy(
+        fake: FakeOpenAI, tmp_path: Path, policy: str, kept: list[list[str]]) -> None:
+    """A sentence written with inline markup is read twice: the labelling call must find exactly the marked entities
+    (spaces inside a name do not matter). Where it does not (here it takes the city for a person), the round
+    counts a disagreement and keeps the teacher's spans, drops the sentence, or keeps the markup's entities."""
+    fake.replies = [Reply(content=json.dumps({"entities": [{"text": "Anna Weber", "type": "PER"},
+                                                           {"text": "Paris", "type": "LOC"}]})),
+                    Reply(content=json.dumps({"entities": [{"text": "Lund", "type": "PER"},
+                                                           {"text": "Oslo", "type": "PER"}]}))]
+    items = [GeneratedInput(text=value, intent="PER", stance="hard", round="r01", proposed_spans=spans,
+                            provenance=Provenance(origin="teacher", intent="PER")) for value, spans in [
+        ("Anna Weber flew to Paris .", [Span(text="Anna  Weber", type="PER"), Span(text="Paris", type="LOC")]),
+        ("Lund lives in Oslo .", [Span(text="Lund", type="PER"), Span(text="Oslo", type="LOC")])]]
+    samples, stats = label(step(client_for(fake, tmp_path, concurrency=1), NEWS, disagreement=policy), items,
+                           separate=True)
+    assert [sample.tags for sample in samples] == kept  # type: ignore[union-attr]
+    assert stats.disagreements == 1 and stats.rejects == ({"disagreement": 1} if policy == "drop" else {})
 
 
 def test_analyze_falls_back_to_the_probe_scores_when_every_answer_is_off_schema(fake: FakeOpenAI,
