@@ -21,6 +21,8 @@ ABLATIONS: dict[str, tuple[str, str, bool | int | str]] = {
     "soft": ("EvoKD, soft targets (teacher probs)", "student.target", "soft"),
     "weighted": ("EvoKD, confidence-weighted loss", "student.weighting", "confidence"),
     "contextual": ("EvoKD, contextual calibration", "loop.calibration", "contextual"),
+    "drop_disagreement": ("EvoKD, inputs the teacher labels against their intent dropped (NER: against their "
+                          "markup)", "loop.disagreement", "drop"),
     "no_easy": ("EvoKD w/o easy inputs", "loop.use_easy", False),
     "no_correct": ("EvoKD w/o correct probe rows", "loop.include_correct", False),
     "no_review": ("EvoKD w/o review (replay)", "loop.review", False),
