@@ -26,7 +26,7 @@ from evokd.loop.config import LoopConfig
 from evokd.loop.generate import GeneratedInput, label_balance
 from evokd.loop.records import LabelStats, TeacherUsage, spent
 from evokd.loop.schemas import schema_for
-from evokd.loop.spans import extract_spans
+from evokd.loop.spans import candidates, extract_spans
 from evokd.loop.step import Step
 from evokd.ner import Span, spans_to_bio, tokenize_words
 from evokd.teacher.client import ChatRequest, ScoredAnswer, Scoring, TeacherClient
@@ -230,15 +230,22 @@ def span_set(spans: Sequence[Span]) -> set[tuple[tuple[str, ...], str]]:
     return {(tuple(tokenize_words(span.text)), span.type) for span in spans}
 
 
-def agrees_with_intent(item: GeneratedInput, answer: LabelAnswer) -> bool:
-    """Classification: the teacher's label is the intended one. NER: an entity of the intended type was found and,
-    where the input was written with inline markup, the labelling call found exactly the marked entities (two
-    independent reads of one sentence; where they differ, at least one of them is wrong)."""
-    if answer.spans is not None:
-        marked = item.proposed_spans
-        return (any(span.type == item.intent for span in answer.spans)
-                and (marked is None or span_set(marked) == span_set(answer.spans)))
-    return answer.label == item.intent
+def nameable(text: str, spans: Sequence[Span]) -> list[Span]:
+    """The spans the labelling call could have named: those among the sentence's candidates (a small teacher's
+    markup also brackets common nouns, `[PER impressive]`, which extraction cannot name and labels O anyway)."""
+    shapes = {tuple(tokenize_words(candidate)) for candidate in candidates(text)}
+    return [span for span in spans if tuple(tokenize_words(span.text)) in shapes]
+
+
+def agrees_with_intent(item: GeneratedInput, answer: LabelAnswer, separate: bool) -> bool:
+    """Classification: the teacher's label is the intended one. NER written with inline markup and labelled
+    `separate`ly: the labelling call found exactly the marked entities it could name (two independent reads of one
+    sentence; where they differ, at least one is wrong); otherwise an entity of the intended type was found."""
+    if answer.spans is None:
+        return answer.label == item.intent
+    if separate and item.proposed_spans is not None:
+        return span_set(nameable(item.text, item.proposed_spans)) == span_set(answer.spans)
+    return any(span.type == item.intent for span in answer.spans)
 
 
 def proposed_answer(task: TaskSpec, item: GeneratedInput) -> LabelAnswer:
@@ -270,7 +277,7 @@ def label(step: Step, inputs: list[GeneratedInput], separate: bool, demos: Seque
         if answer.confidence is not None and answer.confidence < config.min_confidence:
             rejects["low_confidence"] += 1
             continue
-        if item.intent and not agrees_with_intent(item, answer):
+        if item.intent and not agrees_with_intent(item, answer, separate):
             disagreements += 1
             if config.disagreement == "drop":
                 rejects["disagreement"] += 1

@@ -94,22 +94,24 @@ def test_label_rejects_ner_answers_that_name_no_substring_or_an_unknown_type(fak
 
 
 @pytest.mark.parametrize(("policy", "kept"), [
-    ("keep_teacher", [["B-PER", "I-PER", "O", "O", "B-LOC", "O"], ["B-PER", "O", "O", "B-PER", "O"]]),
-    ("drop", [["B-PER", "I-PER", "O", "O", "B-LOC", "O"]]),
-    ("keep_intent", [["B-PER", "I-PER", "O", "O", "B-LOC", "O"], ["B-PER", "O", "O", "B-LOC", "O"]]),
+    ("keep_teacher", [["B-PER", "I-PER", "O", "O", "B-LOC", "O", "O", "O"], ["B-PER", "O", "O", "B-PER", "O"]]),
+    ("drop", [["B-PER", "I-PER", "O", "O", "B-LOC", "O", "O", "O"]]),
+    ("keep_intent", [["B-PER", "I-PER", "O", "O", "B-LOC", "O", "O", "O"], ["B-PER", "O", "O", "B-LOC", "O"]]),
 ])
 def test_ner_labels_that_differ_from_the_sentences_markup_follow_the_disagreement_policy(
         fake: FakeOpenAI, tmp_path: Path, policy: str, kept: list[list[str]]) -> None:
     """A sentence written with inline markup is read twice: the labelling call must find exactly the marked entities
-    (spaces inside a name do not matter). Where it does not (here it takes the city for a person), the round
-    counts a disagreement and keeps the teacher's spans, drops the sentence, or keeps the markup's entities."""
+    it could name (spaces inside a name do not matter; a bracketed common noun, which it cannot name, does not count).
+    Where it does not (here it takes the city for a person), the round counts a disagreement and keeps the
+    teacher's spans, drops the sentence, or keeps the markup's entities."""
     fake.replies = [Reply(content=json.dumps({"entities": [{"text": "Anna Weber", "type": "PER"},
                                                            {"text": "Paris", "type": "LOC"}]})),
                     Reply(content=json.dumps({"entities": [{"text": "Lund", "type": "PER"},
                                                            {"text": "Oslo", "type": "PER"}]}))]
-    items = [GeneratedInput(text=value, intent="PER", stance="hard", round="r01", proposed_spans=spans,
-                            provenance=Provenance(origin="teacher", intent="PER")) for value, spans in [
-        ("Anna Weber flew to Paris .", [Span(text="Anna  Weber", type="PER"), Span(text="Paris", type="LOC")]),
+    items = [GeneratedInput(text=value, intent="LOC", stance="hard", round="r01", proposed_spans=spans,
+                            provenance=Provenance(origin="teacher", intent="LOC")) for value, spans in [
+        ("Anna Weber flew to Paris by train .", [Span(text="Anna  Weber", type="PER"), Span(text="Paris", type="LOC"),
+                                                 Span(text="train", type="MISC")]),
         ("Lund lives in Oslo .", [Span(text="Lund", type="PER"), Span(text="Oslo", type="LOC")])]]
     samples, stats = label(step(client_for(fake, tmp_path, concurrency=1), NEWS, disagreement=policy), items,
                            separate=True)
