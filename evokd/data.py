@@ -158,6 +158,8 @@ class NerSample(_Strict):
     tags: list[str]
     text: str | None = None  # the teacher's original text, when the sample came from the teacher
     spans: list[Span] | None = None  # the teacher's spans, before conversion to BIO
+    # word indices whose tag the teacher's two reads (markup, labelling call) disagree on: left out of the loss
+    unsure: list[int] | None = None
     round: str = "seed"
     stance: Stance | None = None
     provenance: Provenance = Field(default_factory=Provenance)
@@ -176,6 +178,9 @@ class NerSample(_Strict):
     def _one_tag_per_token(self) -> NerSample:
         if len(self.tags) != len(self.tokens):
             raise ValueError(f"{len(self.tags)} tags for {len(self.tokens)} tokens")
+        outside = [index for index in self.unsure or [] if not 0 <= index < len(self.tokens)]
+        if outside:
+            raise ValueError(f"unsure word indices {outside} are not among the {len(self.tokens)} tokens")
         return self
 
 

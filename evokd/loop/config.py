@@ -39,11 +39,11 @@ class LoopConfig(BaseModel):
     separate_labeling: bool = True
     init: bool = False
     n_init: int = Field(2, ge=0, description="paraphrases per seed for the init warm-up (EvoKD+Init)")
-    disagreement: Literal["keep_teacher", "drop", "keep_intent"] = Field(
-        "keep_teacher", description="when the teacher's label is not the one the input was written for (NER: no "
-        "entity of the intended type, or other entities than the sentence's inline markup named): keep the "
-        "teacher's, drop the input, or keep the intended label / the markup's entities (a teacher that writes to a "
-        "label better than it picks one of many: BANKING77, 7 of 32 agreed)")
+    disagreement: Literal["keep_teacher", "drop", "keep_intent", "mask"] = Field(
+        "keep_teacher", description="when the teacher's label is not the one the input was written for (NER: other "
+        "entities than the sentence's inline markup named): keep the teacher's, drop the input, keep the intended "
+        "label / the markup's entities (a teacher that writes to a label better than it picks one of many: "
+        "BANKING77, 7 of 32 agreed), or (NER) keep the teacher's and leave the disputed words out of the loss")
     calibration: Literal["anchored", "batch", "contextual", "none"] = Field(
         "anchored", description="how the teacher's label probabilities are calibrated: by the prior of the "
         "bootstrap batch (written for the labels in turn) in every round, over each round's own batch (wrong when "

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from evokd.data import ClassificationSample, NerSample, Sample, TaskSpec
+from evokd.errors import EvokdError
 from evokd.loop.calibration import batch_prior, calibrate, softmax
 from evokd.loop.config import LoopConfig
 from evokd.loop.generate import GeneratedInput, label_balance
@@ -28,7 +29,7 @@ from evokd.loop.records import LabelStats, TeacherUsage, spent
 from evokd.loop.schemas import schema_for
 from evokd.loop.spans import candidates, extract_spans
 from evokd.loop.step import Step
-from evokd.ner import Span, spans_to_bio, tokenize_words
+from evokd.ner import Span, occurrences, spans_to_bio, tokenize_words
 from evokd.teacher.client import ChatRequest, ScoredAnswer, Scoring, TeacherClient
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class LabelAnswer(BaseModel):
     spans: list[Span] | None = None
     probs: dict[str, float] | None = None
     confidence: float | None = None
+    unsure: list[int] | None = None  # NER: words the two reads disagree on (`loop.disagreement: mask`)
     failure: str | None = None
 
 
@@ -221,8 +223,8 @@ def to_sample(task: TaskSpec, item: GeneratedInput, answer: LabelAnswer) -> Samp
                                     provenance=item.provenance)  # type: ignore[arg-type]
     tokens = tokenize_words(item.text)
     tags = spans_to_bio(tokens, answer.spans or [], task.label_names)
-    return NerSample(tokens=tokens, tags=tags, text=item.text, spans=answer.spans, round=item.round,
-                     stance=item.stance, provenance=item.provenance)  # type: ignore[arg-type]
+    return NerSample(tokens=tokens, tags=tags, text=item.text, spans=answer.spans, unsure=answer.unsure,
+                     round=item.round, stance=item.stance, provenance=item.provenance)  # type: ignore[arg-type]
 
 
 def span_set(spans: Sequence[Span]) -> set[tuple[tuple[str, ...], str]]:
@@ -235,6 +237,15 @@ def nameable(text: str, spans: Sequence[Span]) -> list[Span]:
     markup also brackets common nouns, `[PER impressive]`, which extraction cannot name and labels O anyway)."""
     shapes = {tuple(tokenize_words(candidate)) for candidate in candidates(text)}
     return [span for span in spans if tuple(tokenize_words(span.text)) in shapes]
+
+
+def disputed_words(item: GeneratedInput, answer: LabelAnswer) -> list[int]:
+    """Word indices of every entity that one read of the sentence names and the other does not (or names with
+    another type): the markup's nameable entities against the labelling call's, each occurrence."""
+    tokens = tokenize_words(item.text)
+    disputed = span_set(nameable(item.text, item.proposed_spans or [])) ^ span_set(answer.spans or [])
+    return sorted({start + offset for words, _ in disputed for start in occurrences(tokens, words)
+                   for offset in range(len(words))})
 
 
 def agrees_with_intent(item: GeneratedInput, answer: LabelAnswer, separate: bool) -> bool:
@@ -261,6 +272,9 @@ def label(step: Step, inputs: list[GeneratedInput], separate: bool, demos: Seque
     """Labelled samples and stats. With `separate` off, the label proposed at generation time is used as is.
     `demos` are the gold seeds the labelling call may show as demonstrations; `anchor` as in `classify`."""
     task, config = step.task, step.loop
+    if config.disagreement == "mask" and task.kind != "ner":
+        raise EvokdError(f"loop.disagreement: mask leaves the words two reads disagree on out of an NER loss; task "
+                         f"{task.name!r} is {task.kind}: use keep_teacher, drop or keep_intent")
     before = TeacherUsage.of(step.client)
     how: dict[str, Any] = {"scoring": "proposed"}
     if separate:
@@ -282,6 +296,8 @@ def label(step: Step, inputs: list[GeneratedInput], separate: bool, demos: Seque
             if config.disagreement == "drop":
                 rejects["disagreement"] += 1
                 continue
+            if config.disagreement == "mask" and item.proposed_spans is not None:
+                answer = answer.model_copy(update={"unsure": disputed_words(item, answer)})
             if config.disagreement == "keep_intent":
                 # classification: the teacher's distribution was for another label; NER: the entities the markup
                 # named (without markup the teacher's spans stay)

@@ -63,7 +63,8 @@ def features_of(batch: Any, index: int) -> dict[str, list[int]]:
 
 
 def encode(task: TaskSpec, samples: Sequence[Sample], tokenizer: Any, max_length: int) -> list[dict[str, Any]]:
-    """Training features: token ids plus label ids (for NER per sub-token, IGNORE off the first sub-token)."""
+    """Training features: token ids plus label ids (for NER per sub-token, IGNORE off the first sub-token and on
+    the words a sample marks `unsure`)."""
     ids = {name: i for i, name in enumerate(label_list(task))}
     used = {tag for s in samples for tag in (s.tags if isinstance(s, NerSample) else [s.label])}
     if used - ids.keys():
@@ -73,7 +74,9 @@ def encode(task: TaskSpec, samples: Sequence[Sample], tokenizer: Any, max_length
     for i, sample in enumerate(samples):
         feature = features_of(batch, i)
         if isinstance(sample, NerSample):
-            feature["labels"] = align_labels(batch.word_ids(i), [ids[tag] for tag in sample.tags])
+            unsure = set(sample.unsure or ())
+            feature["labels"] = align_labels(batch.word_ids(i), [IGNORE if index in unsure else ids[tag]
+                                                                 for index, tag in enumerate(sample.tags)])
         else:
             feature["labels"] = ids[sample.label]
         features.append(feature)

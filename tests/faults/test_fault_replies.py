@@ -10,6 +10,7 @@ import pytest
 from faultkit import NEWS, REPO, SENTIMENT, FakeOpenAI, Reply, fake_teacher
 
 from evokd.data import ClassificationSample, NerSample, Provenance
+from evokd.errors import EvokdError
 from evokd.loop.analyze import analyze
 from evokd.loop.config import LoopConfig
 from evokd.loop.generate import GeneratedInput, generate
@@ -97,13 +98,15 @@ def test_label_rejects_ner_answers_that_name_no_substring_or_an_unknown_type(fak
     ("keep_teacher", [["B-PER", "I-PER", "O", "O", "B-LOC", "O", "O", "O"], ["B-PER", "O", "O", "B-PER", "O"]]),
     ("drop", [["B-PER", "I-PER", "O", "O", "B-LOC", "O", "O", "O"]]),
     ("keep_intent", [["B-PER", "I-PER", "O", "O", "B-LOC", "O", "O", "O"], ["B-PER", "O", "O", "B-LOC", "O"]]),
+    ("mask", [["B-PER", "I-PER", "O", "O", "B-LOC", "O", "O", "O"], ["B-PER", "O", "O", "B-PER", "O"]]),
 ])
 def test_ner_labels_that_differ_from_the_sentences_markup_follow_the_disagreement_policy(
         fake: FakeOpenAI, tmp_path: Path, policy: str, kept: list[list[str]]) -> None:
     """A sentence written with inline markup is read twice: the labelling call must find exactly the marked entities
     it could name (spaces inside a name do not matter; a bracketed common noun, which it cannot name, does not count).
     Where it does not (here it takes the city for a person), the round counts a disagreement and keeps the
-    teacher's spans, drops the sentence, or keeps the markup's entities."""
+    teacher's spans, drops the sentence, keeps the markup's entities, or keeps the teacher's with the disputed
+    words out of the loss (`mask`)."""
     fake.replies = [Reply(content=json.dumps({"entities": [{"text": "Anna Weber", "type": "PER"},
                                                            {"text": "Paris", "type": "LOC"}]})),
                     Reply(content=json.dumps({"entities": [{"text": "Lund", "type": "PER"},
@@ -117,6 +120,13 @@ def test_ner_labels_that_differ_from_the_sentences_markup_follow_the_disagreemen
                            separate=True)
     assert [sample.tags for sample in samples] == kept  # type: ignore[union-attr]
     assert stats.disagreements == 1 and stats.rejects == ({"disagreement": 1} if policy == "drop" else {})
+    assert [sample.unsure for sample in samples] == ([None, [3]] if policy == "mask" else [None] * len(kept))  # type: ignore[union-attr]
+
+
+def test_mask_is_refused_for_classification(fake: FakeOpenAI, tmp_path: Path) -> None:
+    with pytest.raises(EvokdError, match="disagreement: mask"):
+        label(step(client_for(fake, tmp_path), disagreement="mask"), inputs("A fine film.", intent="positive"),
+              separate=True)
 
 
 def test_analyze_falls_back_to_the_probe_scores_when_every_answer_is_off_schema(fake: FakeOpenAI,

@@ -49,6 +49,20 @@ def test_alignment_with_the_bundled_fast_tokenizer() -> None:
     assert labels[1] == 5 and labels[0] == labels[-1] == IGNORE
 
 
+def test_unsure_words_are_left_out_of_the_loss() -> None:
+    """A sample's `unsure` words (the teacher's two reads disagree on them) get IGNORE; the others keep their tag."""
+    from transformers import AutoTokenizer
+
+    from evokd.student.encoding import encode
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_base_model("bundled:all-minilm-l6-v2"))
+    sample = NerSample(tokens=["Lund", "lives", "in", "Oslo"], tags=["B-PER", "O", "O", "B-PER"], unsure=[3])
+    labels = encode(NEWS, [sample], tokenizer, 32)[0]["labels"]
+    assert [label for label in labels if label != IGNORE] == [1, 0, 0]  # B-PER, O, O; Oslo left out
+    with pytest.raises(ValueError, match="unsure word indices"):
+        NerSample(tokens=["Oslo"], tags=["B-LOC"], unsure=[1])
+
+
 def ner(tags: list[list[str]]) -> list[NerSample]:
     return [NerSample(tokens=["w"] * len(t), tags=t) for t in tags]
 
