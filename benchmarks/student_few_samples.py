@@ -16,7 +16,14 @@ batch 16, 3 epochs (6 steps on 24 samples). Scored by macro-F1 on a fixed 500-sa
 Every row is the mean over `--draws` draws (the draw seeds the seeds, the 22 samples, the noise and training).
 Ratios are to the clean min_steps=0 row. F1 does not depend on the machine; times do (shared cores).
 
+- With `--pools FILE...` instead: the real teacher data of loop rounds (a round's `pool.jsonl`: the gold seeds and
+  every teacher sample so far with its calibrated `probs`, what `train_from: base` trains on), each trained with
+  the student settings of `--params` (hard targets, no weights) and again with soft targets and with confidence
+  weights, scored on the whole rotten_tomatoes test split (2,549 snippets, evaluation only). Paired: the same data
+  and training seed in each row of a pool; the ratio is to the hard row of the same pool.
+
     python benchmarks/student_few_samples.py [--draws 2] [--noisy-steps 60] [--many-labels]
+    python benchmarks/student_few_samples.py --pools run1/data/rounds/r01/pool.jsonl ... [--params params.yaml]
 """
 
 from __future__ import annotations
@@ -67,12 +74,40 @@ def run(task: TaskSpec, train: list[ClassificationSample], test: list[Classifica
     return {"macro_f1": result["macro_f1"], "steps": log["steps"], "train_s": seconds}
 
 
+def compare_targets(pools: list[Path], params: Path) -> None:
+    """Hard vs soft targets vs confidence weights on each real pool, paired (`--pools`)."""
+    from evokd.data import read_samples
+    from evokd.params import student_config
+
+    task = task_spec("rotten_tomatoes")
+    test = load_benchmark("rotten_tomatoes")["test"]
+    base = student_config(params)
+    variants = {"hard": {}, "soft": {"target": "soft"}, "confidence": {"weighting": "confidence"}}
+    ratios: dict[str, list[float]] = {name: [] for name in variants}
+    print("| pool | samples | " + " | ".join(f"{name} F1 (ratio)" for name in variants) + " |")
+    print("|---|---|" + "---|" * len(variants))
+    for pool in pools:
+        train = read_samples(pool, task)
+        f1 = {name: run(task, train, test, base.model_copy(update=extra), seed=0)["macro_f1"]
+              for name, extra in variants.items()}
+        for name in variants:
+            ratios[name].append(f1[name] / f1["hard"])
+        print(f"| {pool} | {len(train)} | " + " | ".join(f"{f1[name]:.3f} ({f1[name] / f1['hard']:.2f})"
+                                                         for name in variants) + " |", flush=True)
+    print("| mean ratio | | " + " | ".join(f"{statistics.fmean(values):.3f}" for values in ratios.values()) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=2)
     parser.add_argument("--noisy-steps", type=int, default=60)
     parser.add_argument("--many-labels", action="store_true", help="add the BANKING77 rows (77 labels)")
+    parser.add_argument("--pools", type=Path, nargs="+", help="real loop pools (pool.jsonl): targets compared on them")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="student settings for --pools")
     options = parser.parse_args()
+    if options.pools:
+        compare_targets(options.pools, options.params)
+        return
 
     task = task_spec("rotten_tomatoes")
     splits = load_benchmark("rotten_tomatoes")
