@@ -11,10 +11,11 @@ import pytest
 from evokd.baselines import students
 from evokd.bench import run
 from evokd.bench.methods import ABLATIONS, BASELINES
-from evokd.bench.run import method_seconds, pending_runs, resumable_records, stage_seconds
+from evokd.bench.run import method_seconds, pending_runs, resumable_records, setup_line, stage_seconds
 from evokd.bench.tables import aggregate, comparison_curves, equal_token_curve, markdown, noise_rows, plot
 from evokd.errors import EvokdError
 from evokd.io import atomic_write_json
+from evokd.params import load_params
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -153,6 +154,18 @@ def test_resume_keeps_records_of_the_same_setup_only(tmp_path: Path):
     old = {key: value for key, value in report_of(RECORDS).items() if key != "baselines"}  # before --baselines
     atomic_write_json(path, old)
     assert resumable_records(path, report_of([])) == RECORDS
+
+
+def test_setup_names_the_student_target_so_a_soft_bench_cannot_resume_as_hard(tmp_path: Path):
+    params = load_params(Path(__file__).resolve().parents[2] / "params.yaml")
+    soft = params.model_copy(update={"student": params.student.model_copy(update={"target": "soft"})})
+    hard_setup, soft_setup = setup_line(params, None), setup_line(soft, None)
+    assert "hard targets" in hard_setup and "soft targets" in soft_setup
+    assert f"calibration {params.loop.calibration}" in hard_setup
+    path = tmp_path / "rotten_tomatoes.json"
+    atomic_write_json(path, {**report_of(RECORDS), "setup": soft_setup})
+    with pytest.raises(EvokdError, match="cannot resume, its setup is .*soft targets"):
+        resumable_records(path, {**report_of([]), "setup": hard_setup})
 
 
 def test_bench_with_fewer_baselines_runs_only_their_stages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
