@@ -4,7 +4,8 @@
 its top label, so a sample the teacher was unsure about pulls the student less far; gold samples (no probs)
 keep their one-hot label. `student.weighting: confidence` multiplies each sample's loss by the teacher's
 `confidence` (gold: 1.0). Both go through one loss, `soft_cross_entropy`, which for one-hot targets and unit
-weights is the plain cross entropy the model would compute itself. NER students train on hard tags only.
+weights is the plain cross entropy the model would compute itself. NER students train on their tags whatever
+the target: a sentence has no teacher distribution per word.
 """
 
 from __future__ import annotations
@@ -12,19 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from evokd.data import ClassificationSample, Sample, TaskSpec
+from evokd.data import ClassificationSample, Sample
 from evokd.errors import EvokdError
 from evokd.student.config import StudentConfig
 
 TARGETS = "targets"
 WEIGHTS = "weights"
-
-
-def check_targets(task: TaskSpec, config: StudentConfig) -> None:
-    """Refuse soft targets for NER (token tags have no teacher distribution); weighting is a no-op there."""
-    if task.kind == "ner" and config.target == "soft":
-        raise EvokdError(f"student.target: soft needs a classification task, but task {task.name!r} is NER "
-                         "(it trains on hard IOB2 tags); set student.target: hard")
 
 
 def target_distribution(sample: ClassificationSample, labels: Sequence[str], target: str) -> list[float]:

@@ -26,7 +26,7 @@ from evokd.io import atomic_directory
 from evokd.student.card import TASK_FILE, data_summary, write_model_card
 from evokd.student.config import StudentConfig, resolve_base_model
 from evokd.student.encoding import check_labels, encode, label_list, load_tokenizer
-from evokd.student.targets import TargetCollator, add_targets, check_targets, target_trainer
+from evokd.student.targets import TargetCollator, add_targets, target_trainer
 
 TRAIN_LOG = "train_log.json"
 
@@ -98,7 +98,6 @@ def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConf
 
     if not samples:
         raise EvokdError("no training samples")
-    check_targets(task, config)
     set_seed(seed)
     if init_from is not None:
         check_labels(init_from, task)
