@@ -34,8 +34,8 @@ class StudentConfig(BaseModel):
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     # classification: hard = the label; soft = the teacher's `probs` (one-hot for gold samples). NER: its tags either
-    # way. soft: EvoKD ahead of hard on 3 of 3 paired bench seeds, 0.661 vs 0.635 (benchmarks/results/README.md)
-    target: Literal["hard", "soft"] = "soft"
+    # way. soft vs hard on 4 paired EvoKD runs: +0.003 in the mean, one seed -0.065 (benchmarks/results/README.md)
+    target: Literal["hard", "soft"] = "hard"
     # confidence: each sample's loss times its teacher `confidence` (1.0 for gold, and for every NER sentence)
     weighting: Literal["none", "confidence"] = "none"
     eval_batch_size: int = Field(64, ge=1)
