@@ -157,7 +157,7 @@ def test_resume_keeps_records_of_the_same_setup_only(tmp_path: Path):
 
 
 def test_setup_names_the_student_target_so_a_soft_bench_cannot_resume_as_hard(tmp_path: Path):
-    params = load_params(Path(__file__).resolve().parents[2] / "params.yaml")
+    params = load_params(REPO / "params.yaml")
     soft, hard = (params.model_copy(update={"student": params.student.model_copy(update={"target": target})})
                   for target in ("soft", "hard"))
     hard_setup, soft_setup = setup_line(hard, None), setup_line(soft, None)
