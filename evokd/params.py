@@ -86,7 +86,7 @@ class BenchParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     batch_size: int = Field(8, ge=1, description="teacher requests per batch while a baseline spends its budget")
     teacher_test_size: int = Field(200, ge=1, description="test inputs the teacher labels zero-shot")
-    fullshot_max_train: int | None = Field(None, ge=1, description="seeded subset of the gold train set; "
+    fullshot_max_train: int | None = Field(2000, ge=1, description="seeded subset of the gold train set; "
                                            "None: all of it")
 
 

@@ -16,7 +16,7 @@ ABLATIONS: dict[str, tuple[str, str, bool | int | str]] = {
     "unlabelled": ("EvoKD + 4 least-confident unlabelled texts labelled per round", "loop.n_unlabelled", 4),
     "uncalibrated": ("EvoKD w/o label calibration", "loop.calibration", "none"),
     "batch_calibrated": ("EvoKD, each round calibrated by its own batch", "loop.calibration", "batch"),
-    "select": ("EvoKD, 3x over-generation + least-confident selection", "loop.select_factor", 3),
+    "no_select": ("EvoKD w/o over-generation and selection (one candidate per input)", "loop.select_factor", 1),
     "mistakes": ("EvoKD, 2 of the student's mistakes shown per hard request", "loop.n_mistakes", 2),
     "soft": ("EvoKD, soft targets (teacher probs)", "student.target", "soft"),
     "weighted": ("EvoKD, confidence-weighted loss", "student.weighting", "confidence"),

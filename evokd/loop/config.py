@@ -14,7 +14,7 @@ class LoopConfig(BaseModel):
     n_easy: int = Field(4, ge=0, description="inputs per round on mastered cases (guards against forgetting)")
     min_hard_per_label: int = Field(1, ge=0, description="hard inputs every label gets per round (a floor); with "
                                     "fewer hard inputs than labels x floor, the labels take turns over rounds")
-    select_factor: int = Field(1, ge=1, description="ask for k x the plan and keep, per planned (intent, stance), "
+    select_factor: int = Field(3, ge=1, description="ask for k x the plan and keep, per planned (intent, stance), "
                                "the inputs the previous student is least sure of; 1: no selection")
     retrieval_k: int = Field(0, ge=0, description="real texts of the unlabelled pool shown to every generation "
                              "request as examples of the domain's style (retrieved per request); 0: none")

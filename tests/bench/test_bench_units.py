@@ -266,3 +266,12 @@ def test_seeds_each_round_trains_on_from_the_previous_checkpoint(monkeypatch: py
     curve = students.seeds_each_round(None, seeds, [], None, 7, ["r01", "r02"])
     assert calls == [(seeds, "r00", None, 7), (seeds, "r01", "r00", 7), (seeds, "r02", "r01", 7)]
     assert [(point["round"], point["score"]) for point in curve] == [("r00", 0.25), ("r01", 0.5), ("r02", 0.75)]
+
+
+def test_every_variant_turns_its_param_away_from_the_default():
+    """A variant equal to the default (as `select` became when `select_factor: 3` did) would rerun the main
+    experiment under another name."""
+    params = load_params(REPO / "params.yaml")
+    for name, (_, key, value) in ABLATIONS.items():
+        section, field = key.split(".")
+        assert getattr(getattr(params, section), field) != value, name
