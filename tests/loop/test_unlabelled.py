@@ -259,7 +259,7 @@ def test_real_round_shows_pool_texts_and_labels_the_selected_ones(teacher_server
     client.run = recorded  # type: ignore[method-assign]
     # exact duplicates only: with the near-duplicate filter the pool is two texts, and a generated input that copies
     # one shown in its prompt (SmolLM2 does, depending on the CPU's numerics) would leave one
-    config = LoopConfig(n_hard=2, n_easy=1, retrieval_k=2, n_unlabelled=2, **EXACT)
+    config = LoopConfig(n_hard=2, n_easy=1, retrieval_k=2, n_unlabelled=2, select_factor=1, **EXACT)
     round_step = Step(client=client, task=REVIEWS, prompts=PROMPTS, loop=config, seed=13, round="r01",
                       teacher_model=teacher_server.served_name)
     analysis = Analysis(summary="It misses irony.", weak_labels=["rotten"], mastered_labels=["fresh"],
