@@ -163,6 +163,8 @@ def test_setup_names_the_student_target_so_a_soft_bench_cannot_resume_as_hard(tm
     hard_setup, soft_setup = setup_line(hard, None), setup_line(soft, None)
     assert "hard targets" in hard_setup and "soft targets" in soft_setup
     assert f"calibration {params.loop.calibration}" in hard_setup
+    unselected = params.model_copy(update={"loop": params.loop.model_copy(update={"select_factor": 1})})
+    assert setup_line(unselected, None) != hard_setup and "1 candidates per input" in setup_line(unselected, None)
     path = tmp_path / "rotten_tomatoes.json"
     atomic_write_json(path, {**report_of(RECORDS), "setup": soft_setup})
     with pytest.raises(EvokdError, match="cannot resume, its setup is .*soft targets"):
