@@ -248,11 +248,11 @@ def resumable_records(path: Path, report: dict[str, Any]) -> list[Record]:
 def setup_line(params: Any, rounds: int | None) -> str:
     """The settings a bench's numbers depend on, for its report and for `--resume` to refuse mixing two setups
     (a bench of soft targets resumed with hard ones, or with selection resumed without)."""
-    loop = params.loop
+    loop, student = params.loop, params.student
     return (f"teacher `{params.teacher.model}` (temperature {params.teacher.temperature}), student "
-            f"`{params.student.base_model}` ({params.student.epochs:g} epochs per round, learning rate "
-            f"{params.student.learning_rate:g}, {params.student.target} targets, loss weights "
-            f"{params.student.weighting}), "
+            f"`{student.base_model}` ({student.epochs:g} epochs per round, learning rate "
+            f"{student.learning_rate:g}, head {student.head_learning_rate or student.learning_rate:g}, "
+            f"{student.target} targets, loss weights {student.weighting}), "
             f"{rounds if rounds is not None else len(params.rounds)} rounds after r00, n_hard {loop.n_hard}, "
             f"n_easy {loop.n_easy}, {loop.select_factor} candidates per input, review {loop.review_size}, "
             f"calibration {loop.calibration}, teacher zero-shot on "

@@ -30,6 +30,10 @@ class StudentConfig(BaseModel):
     min_steps_per_label: int = Field(4, ge=0)
     batch_size: int = Field(16, ge=1)
     learning_rate: float = Field(1e-4, gt=0)  # MiniLM on few samples barely moves at 5e-5 (docs/student.md)
+    # the head (classifier and pooler) at its own rate: it starts from random weights (the pooler from weights no
+    # sentence objective trained), and at the encoder's 1e-4 a 77-label head was still at a training loss of 3.1
+    # after 308 steps (macro-F1 0.269; 1e-3: 0.473, benchmarks/student_few_samples.py); None: learning_rate
+    head_learning_rate: float | None = Field(1e-3, gt=0)
     max_length: int = Field(64, ge=8)  # sub-word tokens per training example (longer ones are truncated)
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)

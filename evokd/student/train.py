@@ -82,6 +82,24 @@ def training_arguments(config: StudentConfig, output_dir: str, seed: int, group_
     )
 
 
+def is_head(name: str, model: Any) -> bool:
+    """A parameter of the task head: outside the base encoder (the classifier), or the encoder's pooler."""
+    return not name.startswith(f"{model.base_model_prefix}.") or ".pooler." in name
+
+
+def use_head_rate(trainer: Any, rate: float) -> None:
+    """Give the head parameters their own learning rate: the Trainer's optimizer (its weight-decay groups), each
+    group split into encoder and head parts. The scheduler, built later from these groups, warms up and decays both."""
+    head = {id(p) for name, p in trainer.model.named_parameters() if is_head(name, trainer.model)}
+    groups = []
+    for group in trainer.create_optimizer().param_groups:
+        for part, lr in ((False, group["lr"]), (True, rate)):
+            params = [p for p in group["params"] if (id(p) in head) == part]
+            if params:
+                groups.append({**group, "params": params, "lr": lr})
+    trainer.optimizer = type(trainer.optimizer)(groups)
+
+
 def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConfig, out_dir: str | Path,
                   init_from: str | Path | None = None, seed: int = 13) -> dict[str, Any]:
     """Train on `samples` (the caller mixes in replay and seeds) and write the checkpoint to out_dir atomically.
@@ -113,6 +131,8 @@ def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConf
         else:
             trainer = target_trainer(train_dataset=add_targets(features, samples, label_list(task), config),
                                      data_collator=TargetCollator(tokenizer), **kwargs)
+        if config.head_learning_rate is not None:
+            use_head_rate(trainer, config.head_learning_rate)
         result = trainer.train()
     log = {
         "samples": len(samples),
