@@ -1,4 +1,4 @@
-"""The student on a few samples: how many optimizer steps, and whether soft targets or confidence weights help.
+"""The student on a few samples: how many optimizer steps, its head's learning rate, soft targets, confidence weights.
 
 One round's worth of data as the loop sees it early on: 2 gold seeds (1 per label, `sample_shots`) and 22
 "teacher" samples drawn from the rotten_tomatoes train split, MiniLM from the base encoder, lr 1e-4,
@@ -22,7 +22,14 @@ Ratios are to the clean min_steps=0 row. F1 does not depend on the machine; time
   weights, scored on the whole rotten_tomatoes test split (2,549 snippets, evaluation only). Paired: the same data
   and training seed in each row of a pool; the ratio is to the hard row of the same pool.
 
+- With `--head`: the head (classifier and pooler) at the encoder's learning rate, at `head_learning_rate: auto`
+  (learning_rate x max(1, labels / batch_size)) and at 10 x, with the student settings of `--params`, paired per
+  draw, on stand-ins for
+  a round's pool: rotten_tomatoes 2 seeds + 34 train snippets (all 2,549 test snippets), BANKING77 its 77 seeds
+  alone and + 35 train queries (1,000 test queries). Gold train samples stand in for teacher samples.
+
     python benchmarks/student_few_samples.py [--draws 2] [--noisy-steps 60] [--many-labels]
+    python benchmarks/student_few_samples.py --head [--draws 2] [--params params.yaml]
     python benchmarks/student_few_samples.py --pools run1/data/rounds/r01/pool.jsonl ... [--params params.yaml]
 """
 
@@ -43,9 +50,12 @@ from evokd.student.metrics import score
 from evokd.student.predict import predict
 from evokd.student.train import train_student
 
-# min_steps_per_label 0: the rotten_tomatoes rows vary min_steps alone
+# min_steps_per_label 0: the rotten_tomatoes rows vary min_steps alone; the head at the encoder's rate, as when
+# these rows were first measured (`--head` compares the two)
 BASE = {"base_model": "bundled:all-minilm-l6-v2", "learning_rate": 1e-4, "batch_size": 16, "epochs": 3,
-        "min_steps_per_label": 0}
+        "min_steps_per_label": 0, "head_learning_rate": None}
+# --head: (benchmark, train samples beside the 1-shot seeds, test samples or None for the whole split)
+HEAD_CASES = (("rotten_tomatoes", 34, None), ("banking77", 0, 1000), ("banking77", 35, 1000))
 STEPS = (0, 30, 60, 120)
 TEACHER_SAMPLES = 22
 TEST_SAMPLES = 500
@@ -71,7 +81,7 @@ def run(task: TaskSpec, train: list[ClassificationSample], test: list[Classifica
         log = train_student(task, train, config, Path(scratch) / "model", seed=seed)
         seconds = time.perf_counter() - start
         result = score(task, test, predict(Path(scratch) / "model", task, test))
-    return {"macro_f1": result["macro_f1"], "steps": log["steps"], "train_s": seconds}
+    return {"macro_f1": result["macro_f1"], "steps": log["steps"], "train_s": seconds, "loss": log["train_loss"]}
 
 
 def compare_targets(pools: list[Path], params: Path) -> None:
@@ -97,14 +107,53 @@ def compare_targets(pools: list[Path], params: Path) -> None:
     print("| mean ratio | | " + " | ".join(f"{statistics.fmean(values):.3f}" for values in ratios.values()) + " |")
 
 
+def compare_head_rates(draws: int, params: Path) -> None:
+    """The head at the encoder's rate, at `auto` and at 10 x the encoder's rate (`--head`), paired: same data and
+    seed per draw; a rate that resolves to one already run is not run again."""
+    from evokd.params import student_config
+    from evokd.student.config import head_rate
+
+    base = student_config(params)
+    settings = {"encoder rate": base.learning_rate, "auto": "auto", "10 x": 10 * base.learning_rate}
+    print(f"learning rate {base.learning_rate:g}, batch {base.batch_size}; macro-F1 (train loss); {draws} draw(s)")
+    print("| task | train samples | steps | draw | " + " | ".join(settings) + " | auto / encoder rate |")
+    print("|---|---|---|---|" + "---|" * (len(settings) + 1))
+    ratios = []
+    for name, extra, n_test in HEAD_CASES:
+        task, splits = task_spec(name), load_benchmark(name)
+        test = random.Random(0).sample(splits["test"], n_test) if n_test else splits["test"]
+        for draw in range(draws):
+            seeds = sample_shots(task, splits["train"], 1, seed=draw)
+            rest = [s for s in splits["train"] if s not in seeds]
+            train = [*seeds, *random.Random(draw).sample(rest, extra)]
+            by_rate: dict[float, dict[str, float]] = {}
+            cells = []
+            for setting in settings.values():
+                config = base.model_copy(update={"head_learning_rate": setting})
+                rate = head_rate(config, len(task.label_names))
+                if rate not in by_rate:
+                    by_rate[rate] = run(task, train, test, config, seed=draw)
+                cells.append(f"{by_rate[rate]['macro_f1']:.3f} ({by_rate[rate]['loss']:.2f}) at {rate:.2g}")
+            auto = by_rate[head_rate(base.model_copy(update={"head_learning_rate": "auto"}), len(task.label_names))]
+            ratios.append(auto["macro_f1"] / by_rate[base.learning_rate]["macro_f1"])
+            print(f"| {name} | {len(train)} | {auto['steps']} | {draw} | " + " | ".join(cells) +
+                  f" | {ratios[-1]:.2f} |", flush=True)
+    print(f"| mean | | | | | | | {statistics.fmean(ratios):.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=2)
     parser.add_argument("--noisy-steps", type=int, default=60)
     parser.add_argument("--many-labels", action="store_true", help="add the BANKING77 rows (77 labels)")
     parser.add_argument("--pools", type=Path, nargs="+", help="real loop pools (pool.jsonl): targets compared on them")
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="student settings for --pools")
+    parser.add_argument("--head", action="store_true", help="the head at the encoder's rate vs at its own")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"),
+                        help="student settings for --pools and --head")
     options = parser.parse_args()
+    if options.head:
+        compare_head_rates(options.draws, options.params)
+        return
     if options.pools:
         compare_targets(options.pools, options.params)
         return

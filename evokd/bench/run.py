@@ -251,7 +251,7 @@ def setup_line(params: Any, rounds: int | None) -> str:
     loop, student = params.loop, params.student
     return (f"teacher `{params.teacher.model}` (temperature {params.teacher.temperature}), student "
             f"`{student.base_model}` ({student.epochs:g} epochs per round, learning rate "
-            f"{student.learning_rate:g}, head {student.head_learning_rate or student.learning_rate:g}, "
+            f"{student.learning_rate:g}, head {student.head_learning_rate}, "
             f"{student.target} targets, loss weights {student.weighting}), "
             f"{rounds if rounds is not None else len(params.rounds)} rounds after r00, n_hard {loop.n_hard}, "
             f"n_easy {loop.n_easy}, {loop.select_factor} candidates per input, review {loop.review_size}, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,10 +30,10 @@ class StudentConfig(BaseModel):
     min_steps_per_label: int = Field(4, ge=0)
     batch_size: int = Field(16, ge=1)
     learning_rate: float = Field(1e-4, gt=0)  # MiniLM on few samples barely moves at 5e-5 (docs/student.md)
-    # the head (classifier and pooler) at its own rate: it starts from random weights (the pooler from weights no
-    # sentence objective trained), and at the encoder's 1e-4 a 77-label head was still at a training loss of 3.1
-    # after 308 steps (macro-F1 0.269; 1e-3: 0.473, benchmarks/student_few_samples.py); None: learning_rate
-    head_learning_rate: float | None = Field(1e-3, gt=0)
+    # the head (classifier and pooler; new or untrained weights) at its own rate. auto: learning_rate x
+    # max(1, labels / batch_size), so each label's row of a many-label head, which sees its own samples in only
+    # ~batch_size/labels of the steps, learns about as fast as a row of a 2-label head (docs/student.md)
+    head_learning_rate: Annotated[float, Field(gt=0)] | Literal["auto"] = "auto"
     max_length: int = Field(64, ge=8)  # sub-word tokens per training example (longer ones are truncated)
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
@@ -43,6 +43,13 @@ class StudentConfig(BaseModel):
     # confidence: each sample's loss times its teacher `confidence` (1.0 for gold, and for every NER sentence)
     weighting: Literal["none", "confidence"] = "none"
     eval_batch_size: int = Field(64, ge=1)
+
+
+def head_rate(config: StudentConfig, n_labels: int) -> float:
+    """The head's learning rate for a task of `n_labels` labels (NER: tags): `head_learning_rate`, resolved."""
+    if config.head_learning_rate != "auto":
+        return config.head_learning_rate
+    return config.learning_rate * max(1.0, n_labels / config.batch_size)
 
 
 def resolve_base_model(name: str) -> str:

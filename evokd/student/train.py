@@ -24,7 +24,7 @@ from evokd.data import Sample, TaskSpec, save_task
 from evokd.errors import EvokdError
 from evokd.io import atomic_directory
 from evokd.student.card import TASK_FILE, data_summary, write_model_card
-from evokd.student.config import StudentConfig, resolve_base_model
+from evokd.student.config import StudentConfig, head_rate, resolve_base_model
 from evokd.student.encoding import check_labels, encode, label_list, load_tokenizer
 from evokd.student.targets import TargetCollator, add_targets, target_trainer
 
@@ -123,6 +123,7 @@ def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConf
     model, tokenizer = load_model(source, task)
     features = encode(task, samples, tokenizer, config.max_length)
     steps = training_steps(config, len(features), len(label_list(task)))
+    head_learning_rate = head_rate(config, len(label_list(task)))
     with tempfile.TemporaryDirectory(prefix="evokd-train-") as scratch:
         kwargs = {"model": model, "processing_class": tokenizer, "callbacks": [StopOnSignal()],
                   "args": training_arguments(config, scratch, seed, group_by_length=True, max_steps=steps)}
@@ -131,8 +132,8 @@ def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConf
         else:
             trainer = target_trainer(train_dataset=add_targets(features, samples, label_list(task), config),
                                      data_collator=TargetCollator(tokenizer), **kwargs)
-        if config.head_learning_rate is not None:
-            use_head_rate(trainer, config.head_learning_rate)
+        if head_learning_rate != config.learning_rate:
+            use_head_rate(trainer, head_learning_rate)
         result = trainer.train()
     log = {
         "samples": len(samples),
@@ -142,6 +143,7 @@ def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConf
         "device": str(trainer.args.device),
         "epochs": round(trainer.state.epoch, 3),  # actually run: more than config.epochs when min_steps decides
         "steps": result.global_step,
+        "head_learning_rate": head_learning_rate,
         "train_loss": result.training_loss,
         "train_runtime_s": result.metrics["train_runtime"],
         "train_samples_per_second": result.metrics["train_samples_per_second"],

@@ -13,7 +13,7 @@ from shared import LETTERS, NEWS
 from evokd.benchmarks import task_spec
 from evokd.data import ClassificationSample, NerSample
 from evokd.errors import EvokdError
-from evokd.student.config import StudentConfig, resolve_base_model
+from evokd.student.config import StudentConfig, head_rate, resolve_base_model
 from evokd.student.encoding import encode
 from evokd.student.targets import (
     TARGETS,
@@ -24,7 +24,14 @@ from evokd.student.targets import (
     soft_cross_entropy,
     target_distribution,
 )
-from evokd.student.train import TRAIN_LOG, train_student, training_arguments, training_steps
+from evokd.student.train import (
+    TRAIN_LOG,
+    load_model,
+    train_student,
+    training_arguments,
+    training_steps,
+    use_head_rate,
+)
 
 LABELS = LETTERS.label_names
 TEACHER = ClassificationSample(text="x", label="b", probs={"a": 0.2, "b": 0.7, "c": 0.1}, confidence=0.7)
@@ -138,3 +145,40 @@ def test_four_samples_with_a_floor_of_ten_run_ten_steps(tmp_path: Path) -> None:
     assert 0 < log["train_loss"] < math.log(2) + 0.1  # soft CE of a 2-label head starts near ln 2
     saved = json.loads((tmp_path / "model" / TRAIN_LOG).read_text(encoding="utf-8"))
     assert saved["steps"] == 10 and saved["config"]["min_steps"] == 10
+    assert saved["head_learning_rate"] == 1e-4 and saved["config"]["head_learning_rate"] == "auto"  # 2 labels
+
+
+def test_head_trains_at_its_own_rate_through_warmup_and_decay(tmp_path: Path) -> None:
+    """Classifier and pooler get `head_learning_rate`, the encoder `learning_rate`; the weight-decay split stays, and
+    the Trainer's scheduler (built later, from these groups) keeps the ratio at every step."""
+    from transformers import Trainer
+
+    config = StudentConfig(learning_rate=1e-4, head_learning_rate=1e-3, weight_decay=0.01)
+    model, _ = load_model(resolve_base_model(config.base_model), LETTERS)
+    trainer = Trainer(model=model, args=training_arguments(config, str(tmp_path), 0, False, max_steps=10))
+    use_head_rate(trainer, config.head_learning_rate)
+    names = {id(p): name for name, p in model.named_parameters()}
+    rates = {names[id(p)]: (group["lr"], group["weight_decay"]) for group in trainer.optimizer.param_groups
+             for p in group["params"]}
+    assert len(rates) == len(names) == sum(len(g["params"]) for g in trainer.optimizer.param_groups)
+    assert rates["classifier.weight"] == (1e-3, 0.01) and rates["bert.pooler.dense.bias"] == (1e-3, 0.0)
+    assert rates["bert.encoder.layer.0.attention.self.query.weight"] == (1e-4, 0.01)
+    assert rates["bert.embeddings.LayerNorm.weight"] == (1e-4, 0.0)
+    assert {name for name, (lr, _) in rates.items() if lr == 1e-3} == {
+        "classifier.weight", "classifier.bias", "bert.pooler.dense.weight", "bert.pooler.dense.bias"}
+    scheduler = trainer.create_scheduler(num_training_steps=10, optimizer=trainer.optimizer)
+    for _ in range(3):
+        trainer.optimizer.step()
+        scheduler.step()
+        assert {round(lr / min(scheduler.get_last_lr()), 6) for lr in scheduler.get_last_lr()} == {1.0, 10.0}
+
+
+
+def test_auto_head_rate_speeds_up_only_heads_of_more_labels_than_a_batch_holds() -> None:
+    auto = StudentConfig(learning_rate=1e-4, batch_size=16)
+    assert head_rate(auto, 2) == head_rate(auto, 9) == head_rate(auto, 16) == 1e-4  # sentiment, CoNLL tags: as before
+    assert head_rate(auto, 77) == pytest.approx(1e-4 * 77 / 16)
+    assert head_rate(StudentConfig(head_learning_rate=1e-3), 2) == 1e-3  # a number is used as it is
+    for bad in (0, -1e-3, "fast"):
+        with pytest.raises(ValueError, match="head_learning_rate"):
+            StudentConfig(head_learning_rate=bad)
