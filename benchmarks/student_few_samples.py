@@ -53,7 +53,7 @@ from evokd.student.train import train_student
 # min_steps_per_label 0: the rotten_tomatoes rows vary min_steps alone; the head at the encoder's rate, as when
 # these rows were first measured (`--head` compares the two)
 BASE = {"base_model": "bundled:all-minilm-l6-v2", "learning_rate": 1e-4, "batch_size": 16, "epochs": 3,
-        "min_steps_per_label": 0, "head_learning_rate": None}
+        "min_steps_per_label": 0, "head_learning_rate": 1e-4}
 # --head: (benchmark, train samples beside the 1-shot seeds, test samples or None for the whole split)
 HEAD_CASES = (("rotten_tomatoes", 34, None), ("banking77", 0, 1000), ("banking77", 35, 1000))
 STEPS = (0, 30, 60, 120)
