@@ -122,7 +122,9 @@ def test_concurrent_seeded_requests_beyond_one_step_budget_are_answered(teacher_
 
     requests = [ChatRequest([{"role": "user", "content": prompt(n)}], Review, seed=100 + n, temperature=0.8)
                 for n in range(16)]
-    config = teacher_server.model_copy(update={"concurrency": 16})
+    # room for the whole JSON: at 48 tokens one of the 16 sampled answers was cut three times on an AVX2 machine
+    # (sampling differs by CPU), an answer-length failure, not the engine failure this test is about
+    config = teacher_server.model_copy(update={"concurrency": 16, "max_tokens": 160})
     results = TeacherClient(config, tmp_path / "cache.sqlite", stage="test").run(requests)
-    assert all(result.error is None for result in results)
+    assert [result.error for result in results if result.error is not None] == []
     assert sum(result.prompt_tokens for result in results) > 2 * config.max_model_len
