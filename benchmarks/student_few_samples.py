@@ -24,9 +24,9 @@ Ratios are to the clean min_steps=0 row. F1 does not depend on the machine; time
 
 - With `--head`: the head (classifier and pooler) at the encoder's learning rate, at `head_learning_rate: auto`
   (learning_rate x max(1, labels / batch_size)) and at 10 x, with the student settings of `--params`, paired per
-  draw, on stand-ins for
-  a round's pool: rotten_tomatoes 2 seeds + 34 train snippets (all 2,549 test snippets), BANKING77 its 77 seeds
-  alone and + 35 train queries (1,000 test queries). Gold train samples stand in for teacher samples.
+  draw, on stand-ins for a round's pool: rotten_tomatoes 2 seeds + 34 train snippets (all 2,549 test snippets),
+  BANKING77 its 77 seeds alone and + 35 train queries (1,000 test queries). Gold train samples stand in for teacher
+  samples.
 
     python benchmarks/student_few_samples.py [--draws 2] [--noisy-steps 60] [--many-labels]
     python benchmarks/student_few_samples.py --head [--draws 2] [--params params.yaml]
@@ -122,6 +122,7 @@ def compare_head_rates(draws: int, params: Path) -> None:
     for name, extra, n_test in HEAD_CASES:
         task, splits = task_spec(name), load_benchmark(name)
         test = random.Random(0).sample(splits["test"], n_test) if n_test else splits["test"]
+        auto_rate = head_rate(base.model_copy(update={"head_learning_rate": "auto"}), len(task.label_names))
         for draw in range(draws):
             seeds = sample_shots(task, splits["train"], 1, seed=draw)
             rest = [s for s in splits["train"] if s not in seeds]
@@ -134,7 +135,7 @@ def compare_head_rates(draws: int, params: Path) -> None:
                 if rate not in by_rate:
                     by_rate[rate] = run(task, train, test, config, seed=draw)
                 cells.append(f"{by_rate[rate]['macro_f1']:.3f} ({by_rate[rate]['loss']:.2f}) at {rate:.2g}")
-            auto = by_rate[head_rate(base.model_copy(update={"head_learning_rate": "auto"}), len(task.label_names))]
+            auto = by_rate[auto_rate]
             ratios.append(auto["macro_f1"] / by_rate[base.learning_rate]["macro_f1"])
             print(f"| {name} | {len(train)} | {auto['steps']} | {draw} | " + " | ".join(cells) +
                   f" | {ratios[-1]:.2f} |", flush=True)

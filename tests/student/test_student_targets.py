@@ -173,7 +173,6 @@ def test_head_trains_at_its_own_rate_through_warmup_and_decay(tmp_path: Path) ->
         assert {round(lr / min(scheduler.get_last_lr()), 6) for lr in scheduler.get_last_lr()} == {1.0, 10.0}
 
 
-
 def test_auto_head_rate_speeds_up_only_heads_of_more_labels_than_a_batch_holds() -> None:
     auto = StudentConfig(learning_rate=1e-4, batch_size=16)
     assert head_rate(auto, 2) == head_rate(auto, 9) == head_rate(auto, 16) == 1e-4  # sentiment, CoNLL tags: as before
