@@ -19,8 +19,9 @@ import httpx
 from evokd.data import ClassificationSample, Sample, TaskSpec, load_task, read_samples
 from evokd.loop.analyze import ANALYSIS_MAX_TOKENS, fallback_analysis
 from evokd.loop.common import sample_text
+from evokd.loop.config import LoopConfig
 from evokd.loop.generate import copies_per_input, round_plan
-from evokd.loop.label import labeling_requests
+from evokd.loop.label import labeling_requests, longer_words_mode
 from evokd.loop.step import Step
 from evokd.params import BOOTSTRAP_ROUND, Params
 from evokd.prompts import PromptSet
@@ -86,13 +87,12 @@ def request_kinds(task: TaskSpec, prompts: PromptSet, seeds: list[Sample], param
     }
 
 
-def planned_scoring(task: TaskSpec, max_scored_labels: int) -> str:
+def planned_scoring(task: TaskSpec, loop: LoopConfig) -> str:
     """How the plan assumes labels are scored: label words of one word as one token each (`first_token`, what
-    label.scoring_mode finds for such words with the bundled teachers), else each word whole (`sequence`) or,
-    above `max_scored_labels` labels, the picked one only (`choice`)."""
+    label.scoring_mode finds for such words with the bundled teachers), else as label.longer_words_mode says."""
     if not any(len(word.split()) > 1 for word in task.words.values()):
         return "first_token"
-    return "sequence" if len(task.labels) <= max_scored_labels else "choice"
+    return longer_words_mode(task, loop)
 
 
 def stage_requests(stage: str, params: Params, task: TaskSpec, prompts: PromptSet, seeds: list[Sample]
@@ -102,7 +102,7 @@ def stage_requests(stage: str, params: Params, task: TaskSpec, prompts: PromptSe
     labelling requests per input. Labelling is counted for every planned input (an upper bound: rejects and
     the selection leave fewer)."""
     loop = params.loop
-    scoring = planned_scoring(task, loop.max_scored_labels)
+    scoring = planned_scoring(task, loop)
     kind, _, round_name = stage.partition("@")
     step = Step(client=None, task=task, prompts=prompts, loop=loop, seed=params.seed,
                 round=round_name or BOOTSTRAP_ROUND, teacher_model=params.teacher.served_name)

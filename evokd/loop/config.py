@@ -49,8 +49,13 @@ class LoopConfig(BaseModel):
         "bootstrap batch (written for the labels in turn) in every round, over each round's own batch (wrong when "
         "a round's inputs lean to one label), against a content-free input, or not at all")
     max_scored_labels: int = Field(16, ge=1, description="labels of several tokens are scored one request per "
-                                   "label up to this many; above it the teacher picks one under the choice "
-                                   "constraint and only its probability is kept (no calibration)")
+                                   "label up to this many; above it, with `shortlist: 0`, the teacher picks one "
+                                   "under the choice constraint and only its probability is kept (no calibration)")
+    shortlist: int = Field(8, ge=0, description="above max_scored_labels: the teacher picks one of the k labels a "
+                           "sentence encoder puts nearest each input (the written-for label always among them), in a "
+                           "prompt that lists only those; 0: one of all labels (evokd/loop/shortlist.py)")
+    shortlist_encoder: str = Field("bundled:all-minilm-l6-v2", description="the sentence encoder of the shortlist "
+                                   "(a bundled encoder, a hub id or a folder)")
     min_confidence: float = Field(0.0, ge=0, lt=1, description="drop teacher labels whose calibrated top "
                                   "probability is below this")
     demo_chars: int = Field(1500, ge=0, description="gold seeds shown to the labelling call as demonstrations, "

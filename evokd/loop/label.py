@@ -62,13 +62,14 @@ def demonstrations(task: TaskSpec, seeds: Sequence[Sample], budget: int) -> list
     return demos
 
 
-def scoring_mode(client: TeacherClient, task: TaskSpec, max_scored_labels: int) -> tuple[str, dict[str, int]]:
+def scoring_mode(client: TeacherClient, task: TaskSpec, config: LoopConfig) -> tuple[str, dict[str, int]]:
     """`first_token` when every label word is one distinct token of the teacher's tokenizer ({label: token id});
-    when some are longer, `sequence` (every label scored whole) up to `max_scored_labels` labels, `choice` (the
-    picked label's probability only) above, since sequence scoring costs one full prompt per label; `generated`
-    when the server cannot tokenize (no log-prob scoring)."""
+    when some are longer, `sequence` (every label scored whole) up to `max_scored_labels` labels, above it
+    `choice` (the teacher picks one, only its probability kept) among the `shortlist` labels nearest each input
+    (`shortlist`) or among all, since sequence scoring costs one request per label; `generated` when the server
+    cannot tokenize (no log-prob scoring)."""
     ids: dict[str, int] = {}
-    longer = "sequence" if len(task.labels) <= max_scored_labels else "choice"
+    longer = longer_words_mode(task, config)
     for name, word in task.words.items():
         tokens = client.tokenize(word)
         if tokens is None:
@@ -77,6 +78,13 @@ def scoring_mode(client: TeacherClient, task: TaskSpec, max_scored_labels: int) 
             return longer, {}
         ids[name] = tokens[0]
     return ("first_token", ids) if len(set(ids.values())) == len(ids) else (longer, {})
+
+
+def longer_words_mode(task: TaskSpec, config: LoopConfig) -> str:
+    """How label words of several tokens are scored, by the number of labels."""
+    if len(task.labels) <= config.max_scored_labels:
+        return "sequence"
+    return "shortlist" if config.shortlist else "choice"
 
 
 def labeling_requests(task: TaskSpec, config: LoopConfig, inputs: int, mode: str) -> int:
@@ -95,9 +103,10 @@ def calibrated(mode: str) -> bool:
 
 
 def class_log_scores(client: TeacherClient, task: TaskSpec, chats: list[list[dict[str, str]]], seeds: list[int],
-                     mode: str, token_ids: dict[str, int], desc: str
+                     mode: str, token_ids: dict[str, int], shortlists: list[list[str]], desc: str
                      ) -> list[tuple[dict[str, float] | None, str | None, str | None]]:
-    """Per chat: (log-score per label or None without log-probs, generated label, failure reason)."""
+    """Per chat: (log-score per label or None without log-probs, generated label, failure reason). A picked label
+    (`choice`, `shortlist`) is one of the chat's `shortlists` entry (every label but in `shortlist`)."""
     words = task.words
     if mode == "first_token":
         scoring = Scoring(choices=tuple(words.values()), token_ids=tuple(token_ids.values()))
@@ -115,10 +124,10 @@ def class_log_scores(client: TeacherClient, task: TaskSpec, chats: list[list[dic
                       {name: answer.token_logprobs.get(token_ids[name], -math.inf) for name in words})
             out.append((scores, generated, None))
         return out
-    if mode == "choice":
+    if mode in ("choice", "shortlist"):
         results = client.run([ChatRequest(messages=chat, schema=ScoredAnswer, seed=seed, max_tokens=CHOICE_TOKENS,
-                                          temperature=0.0, scoring=Scoring(choices=tuple(words.values())))
-                              for chat, seed in zip(chats, seeds, strict=True)], desc=desc)
+                                          temperature=0.0, scoring=Scoring(choices=tuple(words[n] for n in names)))
+                              for chat, seed, names in zip(chats, seeds, shortlists, strict=True)], desc=desc)
         out = []
         for result in results:
             answer = result.value
@@ -154,21 +163,38 @@ def class_log_scores(client: TeacherClient, task: TaskSpec, chats: list[list[dic
             else (None, None, result.reject) for result in results]
 
 
-def classify(step: Step, texts: list[str], demos: Sequence[Sample] = (), anchor: Mapping[str, float] | None = None
-             ) -> tuple[list[LabelAnswer], dict[str, Any]]:
+def among(task: TaskSpec, names: Sequence[str]) -> TaskSpec:
+    """The task as a labelling prompt with only `names` shows it."""
+    return task.model_copy(update={"labels": [label for label in task.labels if label.name in names]})
+
+
+def classify(step: Step, texts: list[str], demos: Sequence[Sample] = (), anchor: Mapping[str, float] | None = None,
+             intents: Sequence[str | None] | None = None) -> tuple[list[LabelAnswer], dict[str, Any]]:
     """Calibrated teacher labels for `texts`, and how they were scored. `anchor`: the prior `anchored`
-    calibration divides out (the bootstrap batch's); without one the batch's own prior is used, and reported."""
+    calibration divides out (the bootstrap batch's); without one the batch's own prior is used, and reported.
+    `intents`: the label each text was written for (None: not written for one), always on its shortlist."""
     task, config = step.task, step.loop
     assert step.client is not None, "labelling needs a teacher client"
-    shown = demonstrations(task, demos, config.demo_chars)
-    mode, token_ids = scoring_mode(step.client, task, config.max_scored_labels)
-    chats = [step.prompts.messages("labeling", task, text=text, demos=shown) for text in texts]
+    mode, token_ids = scoring_mode(step.client, task, config)
+    if mode == "shortlist":
+        from evokd.loop.shortlist import Shortlister  # loads a sentence encoder: only for tasks of many labels
+        shortlists = Shortlister(task, demos, config.shortlist_encoder).shortlists(
+            texts, config.shortlist, intents or [None] * len(texts))
+    else:
+        shortlists = [task.label_names] * len(texts)
+    shown = [demonstrations(among(task, names), [demo for demo in demos if isinstance(demo, ClassificationSample)
+                                                 and demo.label in names], config.demo_chars)
+             for names in shortlists]
+    chats = [step.prompts.messages("labeling", among(task, names), text=text, demos=demo)
+             for text, names, demo in zip(texts, shortlists, shown, strict=True)]
     request_seeds = [step.seed_for("label", text) for text in texts]
     contextual = config.calibration == "contextual" and calibrated(mode)
     if contextual:
-        chats.append(step.prompts.messages("labeling", task, text=CONTENT_FREE, demos=shown))
+        chats.append(step.prompts.messages("labeling", task, text=CONTENT_FREE, demos=shown[0] if shown else []))
         request_seeds.append(step.seed_for("label", CONTENT_FREE))
-    scored = class_log_scores(step.client, task, chats, request_seeds, mode, token_ids, f"label {step.round}")
+        shortlists.append(task.label_names)
+    scored = class_log_scores(step.client, task, chats, request_seeds, mode, token_ids, shortlists,
+                              f"label {step.round}")
     distributions = [softmax(scores) if scores is not None and calibrated(mode) else None
                      for scores, _, _ in scored]
     prior = None
@@ -186,7 +212,7 @@ def classify(step: Step, texts: list[str], demos: Sequence[Sample] = (), anchor:
     for (scores, generated, failure), dist in zip(scored, distributions, strict=True):
         if failure is not None:
             answers.append(LabelAnswer(failure=failure))
-        elif mode == "choice" and scores is not None and generated is not None:
+        elif mode in ("choice", "shortlist") and scores is not None and generated is not None:
             answers.append(LabelAnswer(label=generated, confidence=round(math.exp(scores[generated]), 4)))
         elif dist is None:
             no_logprobs += 1
@@ -201,18 +227,19 @@ def classify(step: Step, texts: list[str], demos: Sequence[Sample] = (), anchor:
                     "uncalibrated (no_logprobs in label_stats.json)", step.client.config.base_url, no_logprobs,
                     len(texts))
     return answers, {"scoring": mode, "calibration": config.calibration if calibrated(mode) else "none",
-                     "demos": len(shown), "no_logprobs": no_logprobs,
+                     "demos": max(map(len, shown), default=0), "no_logprobs": no_logprobs,
                      "prior": {k: round(v, 4) for k, v in prior.items()} if prior else None}
 
 
 def teacher_labels(step: Step, texts: list[str], demos: Sequence[Sample] = (),
-                   anchor: Mapping[str, float] | None = None) -> tuple[list[LabelAnswer], dict[str, Any]]:
+                   anchor: Mapping[str, float] | None = None, intents: Sequence[str | None] | None = None
+                   ) -> tuple[list[LabelAnswer], dict[str, Any]]:
     """The teacher's answer for every text (a label, or spans for NER) and how they were obtained."""
     if step.task.kind == "ner":
         assert step.client is not None, "labelling needs a teacher client"
         found = extract_spans(step.client, step.task, step.prompts, texts, step.seed, step.round)
         return [LabelAnswer(spans=spans, failure=failure) for spans, failure in found], {"scoring": "spans"}
-    return classify(step, texts, demos, anchor)
+    return classify(step, texts, demos, anchor, intents)
 
 
 def to_sample(task: TaskSpec, item: GeneratedInput, answer: LabelAnswer) -> Sample:
@@ -278,7 +305,8 @@ def label(step: Step, inputs: list[GeneratedInput], separate: bool, demos: Seque
     before = TeacherUsage.of(step.client)
     how: dict[str, Any] = {"scoring": "proposed"}
     if separate:
-        answers, how = teacher_labels(step, [item.text for item in inputs], demos, anchor)
+        answers, how = teacher_labels(step, [item.text for item in inputs], demos, anchor,
+                                      [item.intent or None for item in inputs])
     else:
         answers = [proposed_answer(task, item) for item in inputs]
     rejects: Counter[str] = Counter()

@@ -144,13 +144,14 @@ def test_words_of_several_tokens_are_scored_whole_one_call_per_label() -> None:
     assert answers[0].label == "card_arrival" and answers[0].confidence == pytest.approx(0.8581, abs=1e-4)
 
 
-def test_many_labels_of_several_tokens_pick_one_in_a_single_call_without_calibration() -> None:
+def test_without_a_shortlist_many_labels_pick_one_in_a_single_call_without_calibration() -> None:
     task = TaskSpec(name="bank", kind="classification", domain="bank chat",
                     labels=[LabelSpec(name=f"topic_{n}_x", description=f"topic {n}") for n in range(20)])
     client = ScriptedClient({word: [1, n] for n, word in enumerate(task.words.values())},
                             {"where is it": {"picked": ("topic 3 x", math.log(0.7))}})
-    assert scoring_mode(client, task, 16)[0] == "choice" and scoring_mode(client, task, 20)[0] == "sequence"
-    answers, how = classify(step(client, task, calibration="contextual"), ["where is it"])
+    assert scoring_mode(client, task, LoopConfig(shortlist=0))[0] == "choice"
+    assert scoring_mode(client, task, LoopConfig(shortlist=0, max_scored_labels=20))[0] == "sequence"
+    answers, how = classify(step(client, task, calibration="contextual", shortlist=0), ["where is it"])
     assert how["scoring"] == "choice" and how["calibration"] == "none" and how["no_logprobs"] == 0
     assert len(client.requests) == 1  # no content-free request: one distribution is needed to calibrate
     assert set(client.requests[0].scoring.choices) == set(task.words.values())
@@ -187,11 +188,12 @@ def test_anchored_calibration_keeps_a_batch_of_negatives_negative() -> None:
 
 
 def test_scoring_mode_by_the_teachers_tokenizer() -> None:
-    assert scoring_mode(ScriptedClient({"positive": [1], "negative": [2]}, {}), REVIEWS, 16) == \
+    config = LoopConfig()
+    assert scoring_mode(ScriptedClient({"positive": [1], "negative": [2]}, {}), REVIEWS, config) == \
         ("first_token", {"fresh": 1, "rotten": 2})
-    assert scoring_mode(ScriptedClient({"positive": [1], "negative": [1]}, {}), REVIEWS, 16)[0] == "sequence"
-    assert scoring_mode(ScriptedClient({"positive": [1, 2], "negative": [3]}, {}), REVIEWS, 16)[0] == "sequence"
-    assert scoring_mode(ScriptedClient(None, {}), REVIEWS, 16) == ("generated", {})
+    assert scoring_mode(ScriptedClient({"positive": [1], "negative": [1]}, {}), REVIEWS, config)[0] == "sequence"
+    assert scoring_mode(ScriptedClient({"positive": [1, 2], "negative": [3]}, {}), REVIEWS, config)[0] == "sequence"
+    assert scoring_mode(ScriptedClient(None, {}), REVIEWS, config) == ("generated", {})
 
 
 def test_low_confidence_labels_are_dropped_when_asked() -> None:
@@ -259,7 +261,7 @@ def test_real_server_scores_every_label(teacher_server: TeacherConfig, tmp_path:
     log-probs of a prefilled label; both give a full distribution per input."""
     client = TeacherClient(teacher_server, tmp_path / "cache.sqlite", stage="test")
     texts = ["An utter triumph, moving and funny.", "A tedious, joyless mess."]
-    assert scoring_mode(client, REVIEWS, 16)[0] == "first_token"
+    assert scoring_mode(client, REVIEWS, LoopConfig())[0] == "first_token"
     answers, how = classify(step(client), texts, SEEDS)
     assert how["no_logprobs"] == 0 and all(answer.failure is None for answer in answers)
     for answer in answers:
@@ -272,3 +274,59 @@ def test_real_server_scores_every_label(teacher_server: TeacherConfig, tmp_path:
                             ["My new card still has not come in the post."])
     assert how["scoring"] == "choice" and answers[0].label in {"card_arrival", "card_linking"}
     assert 0 < answers[0].confidence <= 1 and answers[0].probs is None
+
+
+# ---- shortlists for many labels -----------------------------------------------------------------------------
+
+INTENTS = TaskSpec(name="bank", kind="classification", domain="bank chat", labels=[
+    LabelSpec(name="card_arrival", description="The customer asks where their ordered card is."),
+    LabelSpec(name="change_pin", description="The customer wants to change their card PIN."),
+    LabelSpec(name="exchange_rate", description="The customer asks about currency exchange rates."),
+    LabelSpec(name="lost_or_stolen_phone", description="The customer lost their phone or it was stolen."),
+    LabelSpec(name="top_up_failed", description="Adding money to the account failed.")])
+INTENT_SEEDS = [ClassificationSample(text="My card still hasn't arrived, where is it?", label="card_arrival"),
+                ClassificationSample(text="How do I set a new PIN?", label="change_pin"),
+                ClassificationSample(text="What rate do you use for euros?", label="exchange_rate"),
+                ClassificationSample(text="Someone took my phone", label="lost_or_stolen_phone"),
+                ClassificationSample(text="My top-up did not go through", label="top_up_failed")]
+
+
+def test_shortlist_ranks_labels_by_meaning_and_always_keeps_the_intent() -> None:
+    from evokd.loop.shortlist import Shortlister
+
+    encoder = Shortlister(INTENTS, INTENT_SEEDS, "bundled:all-minilm-l6-v2")
+    texts = ["The new card I ordered two weeks ago has not come in the post",
+             "I tried to add 50 pounds with my bank card and it was refused",
+             "my mobile got stolen on the bus"]
+    assert encoder.shortlists(texts, 1, [None] * 3) == [["card_arrival"], ["top_up_failed"],
+                                                        ["lost_or_stolen_phone"]]
+    pairs = encoder.shortlists(texts, 2, [None, "exchange_rate", "lost_or_stolen_phone"])
+    assert all(len(names) == 2 for names in pairs)
+    assert "card_arrival" in pairs[0] and pairs[1] == ["exchange_rate", "top_up_failed"]  # task order
+    assert "lost_or_stolen_phone" in pairs[2]
+    assert encoder.shortlists([], 2, []) == []
+
+
+def test_many_labels_are_picked_from_a_shortlist_in_a_prompt_that_lists_only_it() -> None:
+    task = INTENTS.model_copy(update={"labels": [*INTENTS.labels, *(
+        LabelSpec(name=f"other_{n}", description=f"An unrelated request number {n}.") for n in range(15))]})
+    client = ScriptedClient({word: [1, n] for n, word in enumerate(task.words.values())},
+                            {"my mobile got stolen on the bus": {"picked": ("lost or stolen phone", math.log(0.6))},
+                             "what rate for dollars": {"picked": ("exchange rate", math.log(0.5))}})
+    config = {"shortlist": 3, "calibration": "anchored", "demo_chars": 10_000}
+    assert scoring_mode(client, task, LoopConfig(**config))[0] == "shortlist"
+    answers, how = classify(step(client, task, **config), ["my mobile got stolen on the bus", "what rate for dollars"],
+                            INTENT_SEEDS, anchor={"card_arrival": 0.9}, intents=[None, "top_up_failed"])
+    assert how["scoring"] == "shortlist" and how["calibration"] == "none" and how["prior"] is None
+    assert len(client.requests) == 2  # one per text
+    for request in client.requests:
+        content = request.messages[-1]["content"]
+        listed = {line[2:].split(":")[0] for line in content.splitlines() if line.startswith("- ")}
+        assert listed == set(request.scoring.choices) and len(listed) == 3
+        shown = {line.removeprefix("Label: ") for line in content.splitlines() if line.startswith("Label: ")}
+        assert shown and shown <= listed  # only the seeds of the shortlisted labels are demonstrations
+    assert {"lost or stolen phone", "exchange rate"} <= {*client.requests[0].scoring.choices,
+                                                         *client.requests[1].scoring.choices}
+    assert "top up failed" in client.requests[1].scoring.choices  # the written-for label is always offered
+    assert [answer.label for answer in answers] == ["lost_or_stolen_phone", "exchange_rate"]
+    assert answers[0].confidence == pytest.approx(0.6) and answers[0].probs is None
