@@ -255,7 +255,8 @@ def setup_line(params: Any, rounds: int | None) -> str:
             f"{student.target} targets, loss weights {student.weighting}), "
             f"{rounds if rounds is not None else len(params.rounds)} rounds after r00, n_hard {loop.n_hard}, "
             f"n_easy {loop.n_easy}, {loop.select_factor} candidates per input, review {loop.review_size}, "
-            f"calibration {loop.calibration}, teacher zero-shot on "
+            f"calibration {loop.calibration}, label shortlist {loop.shortlist}, disagreement {loop.disagreement}, "
+            f"teacher zero-shot on "
             f"{params.bench.teacher_test_size} test inputs, full-shot on "
             f"{params.bench.fullshot_max_train or 'all'} gold training inputs")
 

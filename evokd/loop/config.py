@@ -39,11 +39,12 @@ class LoopConfig(BaseModel):
     separate_labeling: bool = True
     init: bool = False
     n_init: int = Field(2, ge=0, description="paraphrases per seed for the init warm-up (EvoKD+Init)")
-    disagreement: Literal["keep_teacher", "drop", "keep_intent", "mask"] = Field(
-        "keep_teacher", description="when the teacher's label is not the one the input was written for (NER: other "
+    disagreement: Literal["auto", "keep_teacher", "drop", "keep_intent", "mask"] = Field(
+        "auto", description="when the teacher's label is not the one the input was written for (NER: other "
         "entities than the sentence's inline markup named): keep the teacher's, drop the input, keep the intended "
-        "label / the markup's entities (a teacher that writes to a label better than it picks one of many: "
-        "BANKING77, 7 of 32 agreed), or (NER) keep the teacher's and leave the disputed words out of the loss")
+        "label / the markup's entities, or (NER) keep the teacher's and leave the disputed words out of the loss; "
+        "auto: keep_intent where the teacher picks one of many labels (shortlist, choice: a teacher writes to a "
+        "label better than it picks one, BANKING77), else keep_teacher")
     calibration: Literal["anchored", "batch", "contextual", "none"] = Field(
         "anchored", description="how the teacher's label probabilities are calibrated: by the prior of the "
         "bootstrap batch (written for the labels in turn) in every round, over each round's own batch (wrong when "

@@ -294,6 +294,15 @@ def proposed_answer(task: TaskSpec, item: GeneratedInput) -> LabelAnswer:
     return LabelAnswer(label=item.proposed_label) if item.proposed_label else LabelAnswer(failure="no_label")
 
 
+def disagreement_policy(config: LoopConfig, scoring: str) -> str:
+    """`loop.disagreement` with `auto` resolved: the written-for label wins where the teacher had to pick one of
+    many labels (`shortlist`, `choice`: right about half the time among 8 on BANKING77, benchmarks/label_shortlist.py),
+    the teacher's label where it scored every label (calibrated) or extracted spans."""
+    if config.disagreement != "auto":
+        return config.disagreement
+    return "keep_intent" if scoring in ("shortlist", "choice") else "keep_teacher"
+
+
 def label(step: Step, inputs: list[GeneratedInput], separate: bool, demos: Sequence[Sample] = (),
           anchor: Mapping[str, float] | None = None) -> tuple[list[Sample], LabelStats]:
     """Labelled samples and stats. With `separate` off, the label proposed at generation time is used as is.
@@ -309,6 +318,7 @@ def label(step: Step, inputs: list[GeneratedInput], separate: bool, demos: Seque
                                       [item.intent or None for item in inputs])
     else:
         answers = [proposed_answer(task, item) for item in inputs]
+    policy = disagreement_policy(config, how["scoring"])
     rejects: Counter[str] = Counter()
     disagreements = 0
     samples: list[Sample] = []
@@ -321,12 +331,12 @@ def label(step: Step, inputs: list[GeneratedInput], separate: bool, demos: Seque
             continue
         if item.intent and not agrees_with_intent(item, answer, separate):
             disagreements += 1
-            if config.disagreement == "drop":
+            if policy == "drop":
                 rejects["disagreement"] += 1
                 continue
-            if config.disagreement == "mask" and item.proposed_spans is not None:
+            if policy == "mask" and item.proposed_spans is not None:
                 answer = answer.model_copy(update={"unsure": disputed_words(item, answer)})
-            if config.disagreement == "keep_intent":
+            if policy == "keep_intent":
                 # classification: the teacher's distribution was for another label; NER: the entities the markup
                 # named (without markup the teacher's spans stay)
                 answer = (LabelAnswer(label=item.intent) if task.kind == "classification" else
@@ -340,7 +350,7 @@ def label(step: Step, inputs: list[GeneratedInput], separate: bool, demos: Seque
     if warning:
         log.warning("%s: %s", step.round, warning)
     return samples, LabelStats(
-        inputs=len(inputs), kept=len(samples), disagreements=disagreements, disagreement_policy=config.disagreement,
+        inputs=len(inputs), kept=len(samples), disagreements=disagreements, disagreement_policy=policy,
         rejects=dict(rejects), separate_labeling=separate, **how,
         mean_confidence=round(sum(confidences) / len(confidences), 4) if confidences else None,
         labels=counts, warnings=[warning] if warning else [], teacher=spent(step.client, before))

@@ -167,6 +167,10 @@ def test_setup_names_the_student_target_so_a_soft_bench_cannot_resume_as_hard(tm
     assert setup_line(unselected, None) != hard_setup and "1 candidates per input" in setup_line(unselected, None)
     fast_head = params.model_copy(update={"student": params.student.model_copy(update={"head_learning_rate": 1e-3})})
     assert "head auto" in hard_setup and "head 0.001" in setup_line(fast_head, None)  # banking77 benches differ by it
+    picking = params.model_copy(update={"loop": params.loop.model_copy(update={"shortlist": 0,
+                                                                               "disagreement": "keep_teacher"})})
+    assert "label shortlist 8, disagreement auto" in hard_setup  # how banking77's labels come about
+    assert "label shortlist 0, disagreement keep_teacher" in setup_line(picking, None)
     path = tmp_path / "rotten_tomatoes.json"
     atomic_write_json(path, {**report_of(RECORDS), "setup": soft_setup})
     with pytest.raises(EvokdError, match="cannot resume, its setup is .*soft targets"):

@@ -330,3 +330,21 @@ def test_many_labels_are_picked_from_a_shortlist_in_a_prompt_that_lists_only_it(
     assert "top up failed" in client.requests[1].scoring.choices  # the written-for label is always offered
     assert [answer.label for answer in answers] == ["lost_or_stolen_phone", "exchange_rate"]
     assert answers[0].confidence == pytest.approx(0.6) and answers[0].probs is None
+
+
+def test_auto_disagreement_keeps_the_written_for_label_only_where_the_teacher_picked_from_many() -> None:
+    task = INTENTS.model_copy(update={"labels": [*INTENTS.labels, *(
+        LabelSpec(name=f"other_{n}", description=f"An unrelated request number {n}.") for n in range(15))]})
+    picked = ScriptedClient({word: [1, n] for n, word in enumerate(task.words.values())},
+                            {"How do I find ATM locations?": {"picked": ("exchange rate", math.log(0.4))}})
+    samples, stats = label(step(picked, task, shortlist=3), [item("How do I find ATM locations?", "top_up_failed")],
+                           separate=True, demos=INTENT_SEEDS)
+    assert stats.scoring == "shortlist" and stats.disagreement_policy == "keep_intent"
+    assert stats.disagreements == 1 and [s.label for s in samples] == ["top_up_failed"]
+    scored = ScriptedClient({"positive": [11], "negative": [22]}, {"dull": {11: math.log(0.2), 22: math.log(0.8)}})
+    samples, stats = label(step(scored, calibration="none"), [item("dull", "fresh")], separate=True)
+    assert stats.scoring == "first_token" and stats.disagreement_policy == "keep_teacher"
+    assert stats.disagreements == 1 and [s.label for s in samples] == ["rotten"]
+    samples, stats = label(step(picked, task, shortlist=3, disagreement="keep_teacher"),
+                           [item("How do I find ATM locations?", "top_up_failed")], separate=True, demos=INTENT_SEEDS)
+    assert [s.label for s in samples] == ["exchange_rate"]
