@@ -43,8 +43,8 @@ class LoopConfig(BaseModel):
         "auto", description="when the teacher's label is not the one the input was written for (NER: other "
         "entities than the sentence's inline markup named): keep the teacher's, drop the input, keep the intended "
         "label / the markup's entities, or (NER) keep the teacher's and leave the disputed words out of the loss; "
-        "auto: keep_intent where the teacher picks one of many labels (shortlist, choice: a teacher writes to a "
-        "label better than it picks one, BANKING77), else keep_teacher")
+        "auto: drop where the teacher picks one of many labels (shortlist, choice: neither its pick nor the "
+        "written-for label alone is reliable on BANKING77; where they agree they are), else keep_teacher")
     calibration: Literal["anchored", "batch", "contextual", "none"] = Field(
         "anchored", description="how the teacher's label probabilities are calibrated: by the prior of the "
         "bootstrap batch (written for the labels in turn) in every round, over each round's own batch (wrong when "

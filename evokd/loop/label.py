@@ -295,12 +295,13 @@ def proposed_answer(task: TaskSpec, item: GeneratedInput) -> LabelAnswer:
 
 
 def disagreement_policy(config: LoopConfig, scoring: str) -> str:
-    """`loop.disagreement` with `auto` resolved: the written-for label wins where the teacher had to pick one of
-    many labels (`shortlist`, `choice`: right about half the time among 8 on BANKING77, benchmarks/label_shortlist.py),
-    the teacher's label where it scored every label (calibrated) or extracted spans."""
+    """`loop.disagreement` with `auto` resolved: where the teacher had to pick one of many labels (`shortlist`,
+    `choice`: right about half the time among 8 on BANKING77, benchmarks/label_shortlist.py) an input is kept only
+    when its pick and the written-for label agree (`drop`: measured above `keep_intent`, benchmarks/results); the
+    teacher's label where it scored every label (calibrated) or extracted spans."""
     if config.disagreement != "auto":
         return config.disagreement
-    return "keep_intent" if scoring in ("shortlist", "choice") else "keep_teacher"
+    return "drop" if scoring in ("shortlist", "choice") else "keep_teacher"
 
 
 def label(step: Step, inputs: list[GeneratedInput], separate: bool, demos: Sequence[Sample] = (),

@@ -334,15 +334,18 @@ def test_many_labels_are_picked_from_a_shortlist_in_a_prompt_that_lists_only_it(
     assert answers[0].confidence == pytest.approx(0.6) and answers[0].probs is None
 
 
-def test_auto_disagreement_keeps_the_written_for_label_only_where_the_teacher_picked_from_many() -> None:
+def test_auto_disagreement_drops_a_pick_from_many_that_is_not_the_written_for_label() -> None:
     task = INTENTS.model_copy(update={"labels": [*INTENTS.labels, *(
         LabelSpec(name=f"other_{n}", description=f"An unrelated request number {n}.") for n in range(15))]})
     picked = ScriptedClient({word: [1, n] for n, word in enumerate(task.words.values())},
-                            {"How do I find ATM locations?": {"picked": ("exchange rate", math.log(0.4))}})
-    samples, stats = label(step(picked, task, shortlist=3), [item("How do I find ATM locations?", "top_up_failed")],
+                            {"How do I find ATM locations?": {"picked": ("exchange rate", math.log(0.4))},
+                             "Where is my new card?": {"picked": ("card arrival", math.log(0.7))}})
+    samples, stats = label(step(picked, task, shortlist=3), [item("How do I find ATM locations?", "top_up_failed"),
+                                                             item("Where is my new card?", "card_arrival")],
                            separate=True, demos=INTENT_SEEDS)
-    assert stats.scoring == "shortlist" and stats.disagreement_policy == "keep_intent"
-    assert stats.disagreements == 1 and [s.label for s in samples] == ["top_up_failed"]
+    assert stats.scoring == "shortlist" and stats.disagreement_policy == "drop"
+    assert stats.disagreements == 1 and stats.rejects == {"disagreement": 1}
+    assert [(s.label, s.confidence) for s in samples] == [("card_arrival", 0.7)]  # both agree: kept
     scored = ScriptedClient({"positive": [11], "negative": [22]}, {"dull": {11: math.log(0.2), 22: math.log(0.8)}})
     samples, stats = label(step(scored, calibration="none"), [item("dull", "fresh")], separate=True)
     assert stats.scoring == "first_token" and stats.disagreement_policy == "keep_teacher"
