@@ -309,12 +309,20 @@ def test_shortlist_ranks_labels_by_meaning_and_always_keeps_the_intent() -> None
     assert encoder.shortlists([], 2, []) == []
 
 
+MANY_INTENTS = INTENTS.model_copy(update={"labels": [*INTENTS.labels, *(
+    LabelSpec(name=f"other_{n}", description=f"An unrelated request number {n}.") for n in range(15))]})
+
+
+def picking(picks: dict[str, tuple[str, float]]) -> ScriptedClient:
+    """A teacher over MANY_INTENTS (words of several tokens) that picks, per text, the given word with its prob."""
+    return ScriptedClient({word: [1, n] for n, word in enumerate(MANY_INTENTS.words.values())},
+                          {text: {"picked": (word, math.log(prob))} for text, (word, prob) in picks.items()})
+
+
 def test_many_labels_are_picked_from_a_shortlist_in_a_prompt_that_lists_only_it() -> None:
-    task = INTENTS.model_copy(update={"labels": [*INTENTS.labels, *(
-        LabelSpec(name=f"other_{n}", description=f"An unrelated request number {n}.") for n in range(15))]})
-    client = ScriptedClient({word: [1, n] for n, word in enumerate(task.words.values())},
-                            {"my mobile got stolen on the bus": {"picked": ("lost or stolen phone", math.log(0.6))},
-                             "what rate for dollars": {"picked": ("exchange rate", math.log(0.5))}})
+    task = MANY_INTENTS
+    client = picking({"my mobile got stolen on the bus": ("lost or stolen phone", 0.6),
+                      "what rate for dollars": ("exchange rate", 0.5)})
     config = {"shortlist": 3, "calibration": "anchored", "demo_chars": 10_000}
     assert scoring_mode(client, task, LoopConfig(**config))[0] == "shortlist"
     answers, how = classify(step(client, task, **config), ["my mobile got stolen on the bus", "what rate for dollars"],
@@ -335,11 +343,9 @@ def test_many_labels_are_picked_from_a_shortlist_in_a_prompt_that_lists_only_it(
 
 
 def test_auto_disagreement_drops_a_pick_from_many_that_is_not_the_written_for_label() -> None:
-    task = INTENTS.model_copy(update={"labels": [*INTENTS.labels, *(
-        LabelSpec(name=f"other_{n}", description=f"An unrelated request number {n}.") for n in range(15))]})
-    picked = ScriptedClient({word: [1, n] for n, word in enumerate(task.words.values())},
-                            {"How do I find ATM locations?": {"picked": ("exchange rate", math.log(0.4))},
-                             "Where is my new card?": {"picked": ("card arrival", math.log(0.7))}})
+    task = MANY_INTENTS
+    picked = picking({"How do I find ATM locations?": ("exchange rate", 0.4),
+                      "Where is my new card?": ("card arrival", 0.7)})
     samples, stats = label(step(picked, task, shortlist=3), [item("How do I find ATM locations?", "top_up_failed"),
                                                              item("Where is my new card?", "card_arrival")],
                            separate=True, demos=INTENT_SEEDS)
