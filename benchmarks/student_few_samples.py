@@ -42,18 +42,20 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from evokd.benchmarks import load_benchmark, sample_shots, task_spec
 from evokd.data import ClassificationSample, TaskSpec
+from evokd.params import student_config
 from evokd.student.config import StudentConfig
 from evokd.student.metrics import score
 from evokd.student.predict import predict
 from evokd.student.train import train_student
 
-# min_steps_per_label 0: the rotten_tomatoes rows vary min_steps alone; the head at the encoder's rate, as when
-# these rows were first measured (`--head` compares the two)
+# min_steps_per_label 0: the rotten_tomatoes rows vary min_steps alone; the head at the encoder's rate and no
+# glosses, as when these rows were first measured (`--head` and `--glosses` compare them)
 BASE = {"base_model": "bundled:all-minilm-l6-v2", "learning_rate": 1e-4, "batch_size": 16, "epochs": 3,
-        "min_steps_per_label": 0, "head_learning_rate": 1e-4}
+        "min_steps_per_label": 0, "head_learning_rate": 1e-4, "glosses": False}
 # --head: (benchmark, train samples beside the 1-shot seeds, test samples or None for the whole split)
 HEAD_CASES = (("rotten_tomatoes", 34, None), ("banking77", 0, 1000), ("banking77", 35, 1000))
 STEPS = (0, 30, 60, 120)
@@ -87,8 +89,6 @@ def run(task: TaskSpec, train: list[ClassificationSample], test: list[Classifica
 def compare_targets(pools: list[Path], params: Path) -> None:
     """Hard vs soft targets vs confidence weights on each real pool, paired (`--pools`)."""
     from evokd.data import read_samples
-    from evokd.params import student_config
-
     task = task_spec("rotten_tomatoes")
     test = load_benchmark("rotten_tomatoes")["test"]
     base = student_config(params)
@@ -107,39 +107,28 @@ def compare_targets(pools: list[Path], params: Path) -> None:
     print("| mean ratio | | " + " | ".join(f"{statistics.fmean(values):.3f}" for values in ratios.values()) + " |")
 
 
-def compare_head_rates(draws: int, params: Path) -> None:
-    """The head at the encoder's rate, at `auto` and at 10 x the encoder's rate (`--head`), paired: same data and
-    seed per draw; a rate that resolves to one already run is not run again."""
-    from evokd.params import student_config
-    from evokd.student.config import head_rate
-
+def compare_settings(settings: dict[str, dict[str, Any]], draws: int, params: Path) -> None:
+    """Student settings side by side on stand-ins for a round's pool (HEAD_CASES), paired: the same data and
+    training seed per draw; the ratio is the last setting's F1 to the first's."""
     base = student_config(params)
-    settings = {"encoder rate": base.learning_rate, "auto": "auto", "10 x": 10 * base.learning_rate}
     print(f"learning rate {base.learning_rate:g}, batch {base.batch_size}; macro-F1 (train loss); {draws} draw(s)")
-    print("| task | train samples | steps | draw | " + " | ".join(settings) + " | auto / encoder rate |")
+    print("| task | train samples | steps | draw | " + " | ".join(settings) + " | ratio |")
     print("|---|---|---|---|" + "---|" * (len(settings) + 1))
     ratios = []
     for name, extra, n_test in HEAD_CASES:
         task, splits = task_spec(name), load_benchmark(name)
         test = random.Random(0).sample(splits["test"], n_test) if n_test else splits["test"]
-        auto_rate = head_rate(base.model_copy(update={"head_learning_rate": "auto"}), len(task.label_names))
         for draw in range(draws):
             seeds = sample_shots(task, splits["train"], 1, seed=draw)
             rest = [s for s in splits["train"] if s not in seeds]
             train = [*seeds, *random.Random(draw).sample(rest, extra)]
-            by_rate: dict[float, dict[str, float]] = {}
-            cells = []
-            for setting in settings.values():
-                config = base.model_copy(update={"head_learning_rate": setting})
-                rate = head_rate(config, len(task.label_names))
-                if rate not in by_rate:
-                    by_rate[rate] = run(task, train, test, config, seed=draw)
-                cells.append(f"{by_rate[rate]['macro_f1']:.3f} ({by_rate[rate]['loss']:.2f}) at {rate:.2g}")
-            auto = by_rate[auto_rate]
-            ratios.append(auto["macro_f1"] / by_rate[base.learning_rate]["macro_f1"])
-            print(f"| {name} | {len(train)} | {auto['steps']} | {draw} | " + " | ".join(cells) +
-                  f" | {ratios[-1]:.2f} |", flush=True)
-    print(f"| mean | | | | | | | {statistics.fmean(ratios):.2f} |")
+            results = [run(task, train, test, base.model_copy(update=update), seed=draw)
+                       for update in settings.values()]
+            ratios.append(results[-1]["macro_f1"] / results[0]["macro_f1"])
+            print(f"| {name} | {len(train)} | {results[-1]['steps']} | {draw} | " +
+                  " | ".join(f"{r['macro_f1']:.3f} ({r['loss']:.2f})" for r in results) + f" | {ratios[-1]:.2f} |",
+                  flush=True)
+    print(f"| mean | | | |{' |' * len(settings)} {statistics.fmean(ratios):.2f} |")
 
 
 def main() -> None:
@@ -149,11 +138,18 @@ def main() -> None:
     parser.add_argument("--many-labels", action="store_true", help="add the BANKING77 rows (77 labels)")
     parser.add_argument("--pools", type=Path, nargs="+", help="real loop pools (pool.jsonl): targets compared on them")
     parser.add_argument("--head", action="store_true", help="the head at the encoder's rate vs at its own")
+    parser.add_argument("--glosses", action="store_true", help="the labels' glosses as samples, or not")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"),
-                        help="student settings for --pools and --head")
+                        help="student settings for --pools, --head and --glosses")
     options = parser.parse_args()
     if options.head:
-        compare_head_rates(options.draws, options.params)
+        rate = student_config(options.params).learning_rate
+        compare_settings({"encoder rate": {"head_learning_rate": rate}, "10 x": {"head_learning_rate": 10 * rate},
+                          "auto": {"head_learning_rate": "auto"}}, options.draws, options.params)
+        return
+    if options.glosses:
+        compare_settings({"without glosses": {"glosses": False}, "with glosses": {"glosses": True}},
+                         options.draws, options.params)
         return
     if options.pools:
         compare_targets(options.pools, options.params)

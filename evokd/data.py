@@ -2,7 +2,7 @@
 
 Every sample is one JSON object per line (pandas reads the files as they are) and carries its round, its stance
 (how the round chose an input: hard, easy, static or unlabelled; none for the others) and its provenance with its origin
-(gold, seed, teacher, init, unlabelled, review), so any line of any round can be traced back to a gold file or a
+(gold, seed, teacher, init, unlabelled, review, gloss), so any line of any round can be traced back to a gold file or a
 teacher request. Files of an older evokd, whose `stance` also held origins, read as they are.
 Reading is strict: a bad line raises an InputError naming the file, the line and the field; writers check
 everything before they write anything, and write atomically.
@@ -24,8 +24,9 @@ from evokd.ner import Span, iob2_problem, is_tag, tag_set
 # or picked a text of the unlabelled pool for the student's doubt
 Stance = Literal["hard", "easy", "static", "unlabelled"]
 # where a sample comes from: gold data, a K-shot gold seed, a teacher-written input, a seed's paraphrase (the
-# EvoKD+Init warm-up), a text of the unlabelled pool labelled by the teacher, an earlier sample in review
-Origin = Literal["gold", "seed", "teacher", "init", "unlabelled", "review"]
+# EvoKD+Init warm-up), a text of the unlabelled pool labelled by the teacher, an earlier sample in review, a label's
+# gloss from the task file (student.glosses)
+Origin = Literal["gold", "seed", "teacher", "init", "unlabelled", "review", "gloss"]
 _OLD_STANCES = {"seed": "seed", "gold": "gold", "init": "init", "replay": "review"}
 
 
@@ -59,6 +60,11 @@ class LabelSpec(_Strict):
     def word(self) -> str:
         """What the teacher sees: the verbalizer, else the id with `_` as spaces."""
         return self.verbalizer or self.name.replace("_", " ")
+
+    @property
+    def gloss(self) -> str:
+        """The label in a sentence: its word and description, a stand-in text of the label for an encoder."""
+        return f"{self.word}: {self.description}"
 
     @field_validator("name")
     @classmethod

@@ -39,7 +39,7 @@ class Shortlister:
                 examples[seed.label].append(seed.text)
         prototypes = []
         for label in task.labels:
-            vectors = self.embed([f"{label.word}: {label.description}", *examples[label.name]])
+            vectors = self.embed([label.gloss, *examples[label.name]])
             prototypes.append(vectors.mean(dim=0))
         self.prototypes = torch.nn.functional.normalize(torch.stack(prototypes), dim=-1)
 

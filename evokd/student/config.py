@@ -42,6 +42,9 @@ class StudentConfig(BaseModel):
     target: Literal["hard", "soft"] = "hard"
     # confidence: each sample's loss times its teacher `confidence` (1.0 for gold, and for every NER sentence)
     weighting: Literal["none", "confidence"] = "none"
+    # classification: each label's gloss (its word and description, "card arrival: The customer asks when ...") is
+    # one more gold sample of it; BANKING77 1-shot 0.420 -> 0.648 macro-F1 (benchmarks/student_few_samples.py)
+    glosses: bool = True
     eval_batch_size: int = Field(64, ge=1)
 
 

@@ -6,7 +6,8 @@ training order groups examples of similar length (`train_sampling_strategy="grou
 `save_pretrained` folder (weights, config with id2label/label2id, tokenizer) without optimizer state, so
 `transformers.pipeline(...)` loads it as it is. A run lasts at least `min_steps` optimizer steps, more for many
 labels (few samples need more steps than their epochs give); classification trains on targets and weights from
-evokd.student.targets.
+evokd.student.targets, and on each label's gloss as one more sample (`student.glosses`): with one seed per label,
+the task file's descriptions are half of what the student knows about a label.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from evokd import interrupts
-from evokd.data import Sample, TaskSpec, save_task
+from evokd.data import ClassificationSample, Provenance, Sample, TaskSpec, save_task
 from evokd.errors import EvokdError
 from evokd.io import atomic_directory
 from evokd.student.card import TASK_FILE, data_summary, write_model_card
@@ -49,6 +50,15 @@ def collator(task: TaskSpec, tokenizer: Any) -> Any:
     if task.kind == "ner":
         return DataCollatorForTokenClassification(tokenizer)
     return DataCollatorWithPadding(tokenizer)
+
+
+def with_glosses(task: TaskSpec, samples: Sequence[Sample], config: StudentConfig) -> list[Sample]:
+    """The samples, and with `glosses` on a classification task one gold sample per label: its gloss."""
+    if not config.glosses or task.kind != "classification":
+        return list(samples)
+    glosses = [ClassificationSample(text=label.gloss, label=label.name, provenance=Provenance(origin="gloss"))
+               for label in task.labels]
+    return [*samples, *glosses]
 
 
 def training_steps(config: StudentConfig, n_samples: int, n_labels: int) -> int:
@@ -102,7 +112,8 @@ def use_head_rate(trainer: Any, rate: float) -> None:
 
 def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConfig, out_dir: str | Path,
                   init_from: str | Path | None = None, seed: int = 13) -> dict[str, Any]:
-    """Train on `samples` (the caller mixes in replay and seeds) and write the checkpoint to out_dir atomically.
+    """Train on `samples` (the caller mixes in replay and seeds; the labels' glosses are added here) and write the
+    checkpoint to out_dir atomically.
 
     Starts from `init_from` (the previous round's checkpoint, whose labels must be the task's) or from
     `config.base_model`. Returns the training log, which is also saved as train_log.json in the checkpoint
@@ -116,12 +127,13 @@ def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConf
 
     if not samples:
         raise EvokdError("no training samples")
+    trained = with_glosses(task, samples, config)
     set_seed(seed)
     if init_from is not None:
         check_labels(init_from, task)
     source = str(init_from) if init_from is not None else resolve_base_model(config.base_model)
     model, tokenizer = load_model(source, task)
-    features = encode(task, samples, tokenizer, config.max_length)
+    features = encode(task, trained, tokenizer, config.max_length)
     steps = training_steps(config, len(features), len(label_list(task)))
     head_learning_rate = head_rate(config, len(label_list(task)))
     with tempfile.TemporaryDirectory(prefix="evokd-train-") as scratch:
@@ -130,13 +142,14 @@ def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConf
         if task.kind == "ner":
             trainer = Trainer(train_dataset=features, data_collator=collator(task, tokenizer), **kwargs)
         else:
-            trainer = target_trainer(train_dataset=add_targets(features, samples, label_list(task), config),
+            trainer = target_trainer(train_dataset=add_targets(features, trained, label_list(task), config),
                                      data_collator=TargetCollator(tokenizer), **kwargs)
         if head_learning_rate != config.learning_rate:
             use_head_rate(trainer, head_learning_rate)
         result = trainer.train()
     log = {
         "samples": len(samples),
+        "glosses": len(trained) - len(samples),
         "init_from": str(init_from) if init_from is not None else None,
         "base_model": config.base_model,
         "seed": seed,
@@ -152,7 +165,7 @@ def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConf
     with atomic_directory(out_dir) as tmp:
         trainer.model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / TRAIN_LOG).write_text(json.dumps({**log, "data": data_summary(samples)}, indent=2) + "\n",
+        (tmp / TRAIN_LOG).write_text(json.dumps({**log, "data": data_summary(trained)}, indent=2) + "\n",
                                      encoding="utf-8")
         save_task(tmp / TASK_FILE, task)
         write_model_card(tmp)

@@ -26,8 +26,9 @@ def test_fullshot_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
     assert (metrics["train_samples"], metrics["test_samples"], metrics["n"]) == (32, 64, 64)
-    steps = max(StudentConfig().min_steps, 2)  # 1 epoch of 32 samples is 2 steps, unless the floor is higher
-    assert metrics["train"]["samples"] == 32 and metrics["train"]["steps"] == steps
-    assert metrics["train"]["epochs"] == steps / 2  # the epochs actually run
+    # 1 epoch of 32 samples and the 2 labels' glosses is 3 steps, unless the floor is higher
+    steps = max(StudentConfig().min_steps, 3)
+    assert (metrics["train"]["samples"], metrics["train"]["glosses"], metrics["train"]["steps"]) == (32, 2, steps)
+    assert metrics["train"]["epochs"] == round(steps / 3, 3)  # the epochs actually run
     assert set(metrics["per_label"]) <= {"fresh", "rotten"} and 0 <= metrics["score"] <= 1
     assert (tmp_path / "model" / "config.json").is_file()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from shared import LETTERS
+from shared import LETTERS, TINY
 
 from evokd.data import ClassificationSample, LabelSpec, NerSample, TaskSpec
 from evokd.errors import EvokdError
@@ -14,7 +15,7 @@ from evokd.student.config import StudentConfig, resolve_base_model
 from evokd.student.encoding import IGNORE, align_labels, first_subtokens
 from evokd.student.metrics import confusion_rows, score
 from evokd.student.predict import Prediction
-from evokd.student.train import train_student
+from evokd.student.train import train_student, with_glosses
 
 REPO = Path(__file__).resolve().parents[2]
 # ORG too: the span-scoring cases tag organisations
@@ -143,3 +144,22 @@ def test_training_refuses_labels_outside_the_task(tmp_path: Path) -> None:
     with pytest.raises(EvokdError, match=r"labels \['z'\] are not in task 'abc'"):
         train_student(LETTERS, samples, StudentConfig(), tmp_path / "model")
     assert not (tmp_path / "model").exists()
+
+
+def test_each_label_gloss_is_one_more_gold_sample_of_a_classification_task() -> None:
+    seeds = [ClassificationSample(text="alpha", label="a")]
+    trained = with_glosses(LETTERS, seeds, StudentConfig())
+    assert trained[0] == seeds[0]
+    assert [(s.text, s.label, s.provenance.origin) for s in trained[1:]] == [
+        ("a: a", "a", "gloss"), ("b: b", "b", "gloss"), ("c: c", "c", "gloss")]
+    assert with_glosses(LETTERS, seeds, StudentConfig(glosses=False)) == seeds
+    sentence = NerSample(tokens=["Ann", "ran"], tags=["B-PER", "O"])
+    assert with_glosses(NEWS, [sentence], StudentConfig()) == [sentence]  # NER learns from tagged sentences only
+
+
+def test_the_training_log_counts_the_glosses_apart_from_the_samples(tmp_path: Path) -> None:
+    samples = [ClassificationSample(text=text, label=label) for text, label in (("aa", "a"), ("bb", "b"))]
+    train_student(LETTERS, samples, TINY, tmp_path / "model")
+    log = json.loads((tmp_path / "model" / "train_log.json").read_text(encoding="utf-8"))
+    assert (log["samples"], log["glosses"]) == (2, 3)
+    assert log["data"]["origins"] == {"gloss": 3, "seed": 2}
