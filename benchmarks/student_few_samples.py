@@ -22,14 +22,15 @@ Ratios are to the clean min_steps=0 row. F1 does not depend on the machine; time
   weights, scored on the whole rotten_tomatoes test split (2,549 snippets, evaluation only). Paired: the same data
   and training seed in each row of a pool; the ratio is to the hard row of the same pool.
 
-- With `--head`: the head (classifier and pooler) at the encoder's learning rate, at `head_learning_rate: auto`
-  (learning_rate x max(1, labels / batch_size)) and at 10 x, with the student settings of `--params`, paired per
-  draw, on stand-ins for a round's pool: rotten_tomatoes 2 seeds + 34 train snippets (all 2,549 test snippets),
-  BANKING77 its 77 seeds alone and + 35 train queries (1,000 test queries). Gold train samples stand in for teacher
-  samples.
+- With `--head`: the head (classifier and pooler) at the encoder's learning rate, at 10 x and at
+  `head_learning_rate: auto` (learning_rate x max(1, labels / batch_size)); with `--glosses`: without and with the
+  labels' glosses as samples. Both with the other student settings of `--params`, paired per draw, on stand-ins for a
+  round's pool (STAND_INS): rotten_tomatoes 2 seeds + 34 train snippets (all 2,549 test snippets), BANKING77 its 77
+  seeds alone and + 35 train queries (1,000 test queries). Gold train samples stand in for teacher samples. The
+  ratio is the last setting's F1 to the first's.
 
     python benchmarks/student_few_samples.py [--draws 2] [--noisy-steps 60] [--many-labels]
-    python benchmarks/student_few_samples.py --head [--draws 2] [--params params.yaml]
+    python benchmarks/student_few_samples.py --head|--glosses [--draws 2] [--params params.yaml]
     python benchmarks/student_few_samples.py --pools run1/data/rounds/r01/pool.jsonl ... [--params params.yaml]
 """
 
@@ -56,8 +57,8 @@ from evokd.student.train import train_student
 # glosses, as when these rows were first measured (`--head` and `--glosses` compare them)
 BASE = {"base_model": "bundled:all-minilm-l6-v2", "learning_rate": 1e-4, "batch_size": 16, "epochs": 3,
         "min_steps_per_label": 0, "head_learning_rate": 1e-4, "glosses": False}
-# --head: (benchmark, train samples beside the 1-shot seeds, test samples or None for the whole split)
-HEAD_CASES = (("rotten_tomatoes", 34, None), ("banking77", 0, 1000), ("banking77", 35, 1000))
+# --head, --glosses: (benchmark, train samples beside the 1-shot seeds, test samples or None for the whole split)
+STAND_INS = (("rotten_tomatoes", 34, None), ("banking77", 0, 1000), ("banking77", 35, 1000))
 STEPS = (0, 30, 60, 120)
 TEACHER_SAMPLES = 22
 TEST_SAMPLES = 500
@@ -108,14 +109,14 @@ def compare_targets(pools: list[Path], params: Path) -> None:
 
 
 def compare_settings(settings: dict[str, dict[str, Any]], draws: int, params: Path) -> None:
-    """Student settings side by side on stand-ins for a round's pool (HEAD_CASES), paired: the same data and
-    training seed per draw; the ratio is the last setting's F1 to the first's."""
+    """Student settings side by side on stand-ins for a round's pool (STAND_INS), paired: the same data and
+    training seed per draw."""
     base = student_config(params)
     print(f"learning rate {base.learning_rate:g}, batch {base.batch_size}; macro-F1 (train loss); {draws} draw(s)")
     print("| task | train samples | steps | draw | " + " | ".join(settings) + " | ratio |")
     print("|---|---|---|---|" + "---|" * (len(settings) + 1))
     ratios = []
-    for name, extra, n_test in HEAD_CASES:
+    for name, extra, n_test in STAND_INS:
         task, splits = task_spec(name), load_benchmark(name)
         test = random.Random(0).sample(splits["test"], n_test) if n_test else splits["test"]
         for draw in range(draws):
