@@ -67,7 +67,9 @@ def render_card(task: TaskSpec, log: dict[str, Any], metrics: dict[str, Any] | N
         "", "## Model", "",
         f"- Base encoder: `{log.get('base_model')}`"
         + (f" (continued from `{log['init_from']}`)" if log.get("init_from") else ""),
-        f"- Trained on {log.get('samples')} samples, {log.get('epochs')} epochs, seed {log.get('seed')}, "
+        f"- Trained on {log.get('samples')} samples"
+        + (f" and {log['glosses']} label glosses (a label's word and description)" if log.get("glosses") else "")
+        + f", {log.get('epochs')} epochs, seed {log.get('seed')}, "
         f"device {log.get('device')}; final training loss {log.get('train_loss', float('nan')):.4f}",
         "", "## Task and labels", "", labels, "",
         "## Training data", "",

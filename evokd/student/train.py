@@ -165,7 +165,7 @@ def train_student(task: TaskSpec, samples: Sequence[Sample], config: StudentConf
     with atomic_directory(out_dir) as tmp:
         trainer.model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / TRAIN_LOG).write_text(json.dumps({**log, "data": data_summary(trained)}, indent=2) + "\n",
+        (tmp / TRAIN_LOG).write_text(json.dumps({**log, "data": data_summary(samples)}, indent=2) + "\n",
                                      encoding="utf-8")
         save_task(tmp / TASK_FILE, task)
         write_model_card(tmp)

@@ -132,7 +132,8 @@ def test_warmup_is_a_share_of_the_steps(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_four_samples_with_a_floor_of_ten_run_ten_steps(tmp_path: Path) -> None:
-    """A real (tiny) run through the soft, weighted path: 4 samples, batch 4, 3 epochs would be 3 steps."""
+    """A real (tiny) run through the soft, weighted path: 4 samples and the 2 labels' glosses, batch 4, 3 epochs
+    would be 6 steps."""
     task = task_spec("rotten_tomatoes")
     samples = [ClassificationSample(text="great fun", label="fresh"), ClassificationSample(text="dull", label="rotten"),
                ClassificationSample(text="a delight", label="fresh", probs={"fresh": 0.7, "rotten": 0.3},
@@ -141,7 +142,7 @@ def test_four_samples_with_a_floor_of_ten_run_ten_steps(tmp_path: Path) -> None:
                                     confidence=0.8)]
     config = StudentConfig(min_steps=10, batch_size=4, max_length=16, target="soft", weighting="confidence")
     log = train_student(task, samples, config, tmp_path / "model", seed=0)
-    assert (log["steps"], log["epochs"]) == (10, 10.0)
+    assert (log["samples"], log["glosses"], log["steps"], log["epochs"]) == (4, 2, 10, 5.0)
     assert 0 < log["train_loss"] < math.log(2) + 0.1  # soft CE of a 2-label head starts near ln 2
     saved = json.loads((tmp_path / "model" / TRAIN_LOG).read_text(encoding="utf-8"))
     assert saved["steps"] == 10 and saved["config"]["min_steps"] == 10

@@ -157,9 +157,10 @@ def test_each_label_gloss_is_one_more_gold_sample_of_a_classification_task() -> 
     assert with_glosses(NEWS, [sentence], StudentConfig()) == [sentence]  # NER learns from tagged sentences only
 
 
-def test_the_training_log_counts_the_glosses_apart_from_the_samples(tmp_path: Path) -> None:
+def test_the_training_log_and_the_card_count_the_glosses_apart_from_the_samples(tmp_path: Path) -> None:
     samples = [ClassificationSample(text=text, label=label) for text, label in (("aa", "a"), ("bb", "b"))]
     train_student(LETTERS, samples, TINY, tmp_path / "model")
     log = json.loads((tmp_path / "model" / "train_log.json").read_text(encoding="utf-8"))
     assert (log["samples"], log["glosses"]) == (2, 3)
-    assert log["data"]["origins"] == {"gloss": 3, "seed": 2}
+    assert log["data"]["origins"] == {"seed": 2}  # the data summary describes the caller's samples
+    assert "Trained on 2 samples and 3 label glosses" in (tmp_path / "model" / "README.md").read_text()
