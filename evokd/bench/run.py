@@ -81,7 +81,7 @@ def evokd_result(repo: Path) -> dict[str, Any]:
     from evokd.data import load_task
 
     task = load_task(repo / "data" / "raw" / "task.yaml")
-    requested = rejected = labelled = disagreements = 0
+    requested = rejected = labelled = disagreements = dropped = 0
     label_counts: Counter[str] = Counter()
     for point in by_round:
         name = point["round"]
@@ -90,11 +90,12 @@ def evokd_result(repo: Path) -> dict[str, Any]:
         requested, rejected = requested + record.totals.requested, rejected + record.totals.rejected
         if record.label is not None:
             labelled, disagreements = labelled + record.label.kept, disagreements + record.label.disagreements
+            dropped += record.label.rejects.get("disagreement", 0)
     return {"metric": summary["metric"], "score": summary["final_score"], "teacher_tokens": summary["teacher_tokens"],
             "curve": [{"round": p["round"], "teacher_tokens": p["teacher_tokens"], "score": p["score"]}
                       for p in read_json(repo / "metrics" / "plots" / "score_by_tokens.json")],
             "diagnostics": {"requested": requested, "rejected": rejected, "labelled": labelled,
-                            "disagreements": disagreements, "label_counts": dict(label_counts),
+                            "disagreements": disagreements, "dropped": dropped, "label_counts": dict(label_counts),
                             "fooled_rate": [p["fooled_rate"] for p in by_round]}}
 
 
@@ -113,6 +114,7 @@ def baseline_result(repo: Path, name: str) -> dict[str, Any]:
     if counts:
         result["diagnostics"] = {"requested": counts.get("requested", 0), "labelled": counts.get("kept", 0),
                                  "disagreements": counts.get("disagreements", 0),
+                                 "dropped": counts.get("reject:disagreement", 0),
                                  "rejected": sum(v for k, v in counts.items() if k.startswith("reject:")),
                                  "label_counts": labelled_counts(repo, repo / "data" / "baselines" / f"{name}.jsonl")}
     if name == "teacher":

@@ -73,7 +73,8 @@ def noise_rows(records: list[Record]) -> list[dict[str, Any]]:
         if not mine:
             continue
         total = {key: sum(d.get(key, 0) for d in mine) for key in ("requested", "labelled", "disagreements",
-                                                                     "rejected")}
+                                                                     "rejected", "dropped")}
+        read = total["labelled"] + total["dropped"]  # the teacher read them all; a disagreement may drop one
         fooled = [d["fooled_rate"] for d in mine if d.get("fooled_rate")]  # per seed, by round (r00 first)
         label_counts: Counter[str] = Counter()
         for diagnostics in mine:
@@ -82,7 +83,7 @@ def noise_rows(records: list[Record]) -> list[dict[str, Any]]:
         rows.append({"method": method, "label": method_label(method), **total,
                      "top_label": top[0][0] if top else None,
                      "top_label_share": top[0][1] / label_counts.total() if top else None,
-                     "disagreement_rate": total["disagreements"] / total["labelled"] if total["labelled"] else None,
+                     "disagreement_rate": total["disagreements"] / read if read else None,
                      "rejection_rate": total["rejected"] / total["requested"],
                      "fooled_rate_by_round": [statistics.fmean(values) for values in zip(*fooled, strict=False)]
                      if fooled else None})

@@ -283,3 +283,11 @@ def test_every_variant_turns_its_param_away_from_the_default():
     for name, (_, key, value) in ABLATIONS.items():
         section, field = key.split(".")
         assert getattr(getattr(params, section), field) != value, name
+
+
+def test_disagreement_rate_counts_the_inputs_a_disagreement_dropped():
+    """Under `disagreement: drop` the teacher read 12 inputs, kept the 4 it agreed on: 8 of 12, never 8 of 4."""
+    dropped = {**noise(requested=12, labelled=4, disagreements=8, rejected=8), "dropped": 8,
+               "label_counts": {"fresh": 4}}
+    rows = noise_rows([{"method": "evokd", "seed": 1, "score": 0.5, "diagnostics": dropped}])
+    assert rows[0]["disagreement_rate"] == pytest.approx(8 / 12) and rows[0]["labelled"] == 4
